@@ -1,0 +1,9 @@
+//! sigward's host: the wasmtime embedding that runs the `sigward-policy` component, the OCI
+//! registry and image-layout client that feeds it, signing, and the command-line interface.
+//!
+//! The host fetches; the component decides. Nothing in this crate judges a signature: it
+//! hands bytes to the component (`runtime`) and turns its verdicts into exit codes and output.
+#![warn(missing_docs)]
+
+pub mod registry;
+pub mod signing;

@@ -1,0 +1,1 @@
+//! OCI registry and image-layout access (placeholder; being written).

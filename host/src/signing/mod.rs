@@ -1,0 +1,1 @@
+//! Signing keys (placeholder; being written).
