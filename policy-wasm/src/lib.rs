@@ -1,1 +1,38 @@
-pub fn x(){}
+//! sigward's verifier core: decides whether an image's cosign/Sigstore signatures satisfy a
+//! set of authorities.
+//!
+//! It is sans-IO, like rustls and webpki: it never touches files, sockets, the environment, a
+//! clock or randomness. What it needs comes in as arguments or through [`fetch::Fetch`], and
+//! every digest of what comes back is checked again here. The same code builds natively (tests,
+//! benches, the host's in-process comparisons) and as the `sigward:policy` WebAssembly
+//! component, whose only import is the `fetcher` interface (`component.rs`, wasm only).
+//!
+//! Modules: [`digest`] (sha256 digests), [`keys`] (public keys and signature checks),
+//! [`simple_signing`] (cosign payloads), [`reference`] (repository names), [`fetch`] (what the
+//! host provides), [`authority`] (who may sign), [`image`] (image verification), [`verdict`]
+//! (reports), [`error`] (errors and reason codes).
+#![warn(missing_docs)]
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
+pub mod authority;
+pub mod digest;
+pub mod error;
+pub mod fetch;
+pub mod image;
+pub mod keys;
+pub mod reference;
+pub mod simple_signing;
+pub mod verdict;
+
+#[cfg(target_family = "wasm")]
+#[allow(unsafe_code, reason = "wit-bindgen output")]
+mod component;
+
+pub use error::{Error, Reason};
+pub use image::{VerifyRequest, verify_image};

@@ -1,0 +1,210 @@
+//! The wit-bindgen adapter: converts WIT types to core types and back, nothing else.
+
+use std::collections::BTreeMap;
+
+use crate::authority::{Authority, Identity, Keyless, Matcher, NamedAuthority};
+use crate::error::Error;
+use crate::fetch::{self, Fetch};
+use crate::image::{self, CheckKind, TlogPolicy};
+use crate::verdict;
+
+wit_bindgen::generate!({ world: "policy", path: "../wit" });
+
+use exports::sigward::policy::admission::{self as wit_admission};
+use exports::sigward::policy::verifier as wit;
+use sigward::policy::fetcher;
+use sigward::policy::types as wit_types;
+
+struct Component;
+
+impl wit::Guest for Component {
+    fn verify_image(request: wit::VerifyRequest) -> Result<wit::Report, wit::Denial> {
+        let request = image::VerifyRequest {
+            image: request.image,
+            authorities: request
+                .authorities
+                .into_iter()
+                .map(named_authority)
+                .collect(),
+            annotations: request.annotations,
+            check: match request.check {
+                wit::CheckKind::Signature => CheckKind::Signature,
+                wit::CheckKind::Attestation(predicate) => CheckKind::Attestation(predicate),
+            },
+            tlog: match request.tlog {
+                wit::TlogPolicy::Require => TlogPolicy::Require,
+                wit::TlogPolicy::InsecureIgnore => TlogPolicy::InsecureIgnore,
+            },
+            at: request.at,
+        };
+        crate::verify_image(&request, &mut WitFetcher)
+            .map(report)
+            .map_err(denial)
+    }
+
+    fn verify_bundle(_request: wit::BundleRequest) -> Result<wit::BundleReport, wit::Denial> {
+        Err(denial(Error::NotSupported("standalone bundles (issue 3)")))
+    }
+}
+
+impl wit_admission::Guest for Component {
+    fn evaluate(
+        _request: wit_admission::AdmissionRequest,
+    ) -> Result<wit_admission::AdmissionResult, wit::Denial> {
+        Err(denial(Error::NotSupported("admission (issue 4)")))
+    }
+}
+
+export!(Component);
+
+/// Implements [`Fetch`] with the WIT imports.
+struct WitFetcher;
+
+impl Fetch for WitFetcher {
+    fn resolve(&mut self, image: &str) -> Result<fetch::Resolved, fetch::FetchError> {
+        let resolved = fetcher::resolve(image).map_err(fetch_error)?;
+        Ok(fetch::Resolved {
+            repository: resolved.repository,
+            digest: resolved.digest,
+            media_type: resolved.media_type,
+        })
+    }
+
+    fn attached(
+        &mut self,
+        image: &str,
+        digest: &str,
+        kinds: fetch::Kinds,
+    ) -> Result<fetch::Material, fetch::FetchError> {
+        let mut flags = wit_types::MaterialKinds::empty();
+        flags.set(wit_types::MaterialKinds::SIGNATURES, kinds.signatures);
+        flags.set(wit_types::MaterialKinds::ATTESTATIONS, kinds.attestations);
+        flags.set(wit_types::MaterialKinds::BUNDLES, kinds.bundles);
+        let material = fetcher::attached(image, digest, flags).map_err(fetch_error)?;
+        Ok(fetch::Material {
+            signatures: material.signatures.into_iter().map(layer).collect(),
+            attestations: material.attestations.into_iter().map(layer).collect(),
+            bundles: material
+                .bundles
+                .into_iter()
+                .map(|b| fetch::AttachedBundle {
+                    manifest_digest: b.manifest_digest,
+                    media_type: b.media_type,
+                    digest: b.digest,
+                    bundle: b.bundle,
+                })
+                .collect(),
+            discovery: match material.discovery {
+                wit_types::ReferrersDiscovery::None => fetch::Discovery::None,
+                wit_types::ReferrersDiscovery::ReferrersApi => fetch::Discovery::ReferrersApi,
+                wit_types::ReferrersDiscovery::ReferrersTag => fetch::Discovery::ReferrersTag,
+                wit_types::ReferrersDiscovery::Layout => fetch::Discovery::Layout,
+            },
+        })
+    }
+
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, fetch::FetchError> {
+        fetcher::trusted_root(name).map_err(fetch_error)
+    }
+}
+
+fn layer(layer: wit_types::Layer) -> fetch::Layer {
+    fetch::Layer {
+        media_type: layer.media_type,
+        digest: layer.digest,
+        annotations: layer.annotations.into_iter().collect::<BTreeMap<_, _>>(),
+        payload: layer.payload,
+    }
+}
+
+fn fetch_error(err: wit_types::FetchError) -> fetch::FetchError {
+    use wit_types::FetchError as W;
+    match err {
+        W::NotFound(m) => fetch::FetchError::NotFound(m),
+        W::Denied(m) => fetch::FetchError::Denied(m),
+        W::TooLarge(m) => fetch::FetchError::TooLarge(m),
+        W::Invalid(m) => fetch::FetchError::Invalid(m),
+        W::Unavailable(m) => fetch::FetchError::Unavailable(m),
+        W::Unsupported(m) => fetch::FetchError::Unsupported(m),
+    }
+}
+
+fn named_authority(named: wit::NamedAuthority) -> NamedAuthority {
+    let authority = match named.authority {
+        wit::Authority::Key(pem) => Authority::Key(pem),
+        wit::Authority::Keyless(keyless) => Authority::Keyless(Keyless {
+            identities: keyless
+                .identities
+                .into_iter()
+                .map(|id| Identity {
+                    issuer: matcher(id.issuer),
+                    subject: matcher(id.subject),
+                })
+                .collect(),
+            trusted_root: keyless.trusted_root,
+        }),
+    };
+    NamedAuthority {
+        name: named.name,
+        authority,
+    }
+}
+
+fn matcher(matcher: wit::Matcher) -> Matcher {
+    match matcher {
+        wit::Matcher::Exact(s) => Matcher::Exact(s),
+        wit::Matcher::Regexp(s) => Matcher::Regexp(s),
+    }
+}
+
+fn denial(err: Error) -> wit::Denial {
+    wit::Denial {
+        reason: err.reason().code().to_owned(),
+        message: err.to_string(),
+    }
+}
+
+fn report(report: verdict::Report) -> wit::Report {
+    let verified = report.verified();
+    let reason = report.reason().map(|r| r.code().to_owned());
+    wit::Report {
+        image: report.image,
+        digest: report.digest,
+        repository: report.repository,
+        verified,
+        reason,
+        signatures: report
+            .signatures
+            .into_iter()
+            .map(signature_report)
+            .collect(),
+    }
+}
+
+fn signature_report(sig: verdict::SignatureReport) -> wit::SignatureReport {
+    wit::SignatureReport {
+        source: match sig.source {
+            verdict::Source::SigLayer => wit::SignatureSource::SigLayer,
+            verdict::Source::AttLayer => wit::SignatureSource::AttLayer,
+            verdict::Source::ReferrerBundle => wit::SignatureSource::ReferrerBundle,
+        },
+        verified: sig.verified(),
+        digest: sig.digest,
+        authority: sig.authority,
+        reason: sig.reason.map(|r| r.code().to_owned()),
+        checks: sig
+            .checks
+            .into_iter()
+            .map(|check| wit::Check {
+                name: check.name.to_owned(),
+                outcome: match check.outcome {
+                    verdict::Outcome::Pass => wit::Outcome::Pass,
+                    verdict::Outcome::Fail => wit::Outcome::Fail,
+                    verdict::Outcome::Skip => wit::Outcome::Skip,
+                },
+                detail: check.detail,
+            })
+            .collect(),
+        payload: sig.payload,
+    }
+}

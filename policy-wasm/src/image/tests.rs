@@ -1,0 +1,245 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::fetch::{FetchError, Material, Resolved};
+
+const IMAGE: &str = "registry.test/team/app:v1";
+const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+fn data() -> PathBuf {
+    [env!("CARGO_MANIFEST_DIR"), "tests/data/image"]
+        .iter()
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// An in-memory source: one image with the given `.sig` layers.
+struct Memory {
+    repository: Option<String>,
+    layers: Vec<Layer>,
+    calls: Vec<String>,
+}
+
+impl Fetch for Memory {
+    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+        self.calls.push(format!("resolve {image}"));
+        Ok(Resolved {
+            repository: self.repository.clone(),
+            digest: DIGEST.to_owned(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        })
+    }
+
+    fn attached(&mut self, _: &str, digest: &str, kinds: Kinds) -> Result<Material, FetchError> {
+        self.calls.push(format!("attached {digest}"));
+        assert!(kinds.signatures);
+        Ok(Material {
+            signatures: self.layers.clone(),
+            ..Material::default()
+        })
+    }
+
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+        Err(FetchError::NotFound(name.to_owned()))
+    }
+}
+
+fn layer(case: &Path) -> Layer {
+    let payload = std::fs::read(case.join("payload")).unwrap();
+    let annotations = BTreeMap::from([(
+        SIGNATURE_ANNOTATION.to_owned(),
+        read(&case.join("signature")),
+    )]);
+    Layer {
+        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        digest: Digest::of(&payload).to_string(),
+        annotations,
+        payload,
+    }
+}
+
+fn request(keys: &[&str], annotations: Vec<(String, String)>) -> VerifyRequest {
+    VerifyRequest {
+        image: IMAGE.to_owned(),
+        authorities: keys
+            .iter()
+            .map(|file| NamedAuthority {
+                name: (*file).to_owned(),
+                authority: Authority::Key(read(&data().join(file))),
+            })
+            .collect(),
+        annotations,
+        check: CheckKind::Signature,
+        tlog: TlogPolicy::InsecureIgnore,
+        at: 1_700_000_000,
+    }
+}
+
+fn memory(layers: Vec<Layer>) -> Memory {
+    Memory {
+        repository: Some("registry.test/team/app".to_owned()),
+        layers,
+        calls: Vec::new(),
+    }
+}
+
+#[test]
+fn every_case_gives_its_expected_verdict() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(data()).unwrap() {
+        let case = entry.unwrap().path();
+        if !case.is_dir() {
+            continue;
+        }
+        seen += 1;
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let key = if case.join("use-other-key").exists() {
+            "other.pub"
+        } else {
+            "key.pub"
+        };
+        let annotations = std::fs::read_to_string(case.join("annotations"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let (k, v) = line.split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        let report = verify_image(
+            &request(&[key], annotations),
+            &mut memory(vec![layer(&case)]),
+        )
+        .unwrap();
+        let expect = read(&case.join("expect"));
+        let got = report.reason().map_or("verified", Reason::code);
+        assert_eq!(got, expect.trim(), "case {name}: {:#?}", report.signatures);
+        assert_eq!(name.ends_with("_fail"), !report.verified(), "case {name}");
+    }
+    assert!(seen >= 10, "only {seen} cases found");
+}
+
+#[test]
+fn verified_report_names_the_authority_and_payload() {
+    let case = data().join("cosign-tagless");
+    let report = verify_image(
+        &request(&["other.pub", "key.pub"], vec![]),
+        &mut memory(vec![layer(&case)]),
+    )
+    .unwrap();
+    assert!(report.verified());
+    let sig = &report.signatures[0];
+    assert_eq!(sig.authority.as_deref(), Some("key.pub"));
+    assert_eq!(
+        sig.payload.as_deref(),
+        Some(read(&case.join("payload")).as_str())
+    );
+    assert_eq!(report.digest, DIGEST);
+}
+
+#[test]
+fn any_layer_suffices() {
+    let bad = layer(&data().join("other-image_fail"));
+    let good = layer(&data().join("cosign-tagless"));
+    let report =
+        verify_image(&request(&["key.pub"], vec![]), &mut memory(vec![bad, good])).unwrap();
+    assert!(report.verified());
+    assert_eq!(
+        report.signatures[0].reason,
+        Some(Reason::ManifestDigestMismatch)
+    );
+    assert_eq!(report.signatures[1].reason, None);
+}
+
+#[test]
+fn tampered_blob_fails_its_descriptor_digest() {
+    let mut tampered = layer(&data().join("cosign-tagless"));
+    tampered.payload[5] ^= 1;
+    let report = verify_image(
+        &request(&["key.pub"], vec![]),
+        &mut memory(vec![tampered.clone()]),
+    )
+    .unwrap();
+    assert_eq!(report.reason(), Some(Reason::PayloadDigestMismatch));
+    // With the descriptor fixed up, the signature no longer matches.
+    tampered.digest = Digest::of(&tampered.payload).to_string();
+    let report = verify_image(&request(&["key.pub"], vec![]), &mut memory(vec![tampered])).unwrap();
+    assert_eq!(report.reason(), Some(Reason::SignatureMismatch));
+}
+
+#[test]
+fn missing_annotation_and_no_layers() {
+    let mut unsigned = layer(&data().join("cosign-tagless"));
+    unsigned.annotations.clear();
+    let report = verify_image(&request(&["key.pub"], vec![]), &mut memory(vec![unsigned])).unwrap();
+    assert_eq!(report.reason(), Some(Reason::MissingSignature));
+    let report = verify_image(&request(&["key.pub"], vec![]), &mut memory(vec![])).unwrap();
+    assert_eq!(report.reason(), Some(Reason::NoSignatures));
+}
+
+#[test]
+fn layout_source_skips_reference_check() {
+    let mut source = memory(vec![layer(&data().join("other-repository_fail"))]);
+    source.repository = None;
+    let report = verify_image(&request(&["key.pub"], vec![]), &mut source).unwrap();
+    assert!(report.verified());
+    let check = report.signatures[0]
+        .checks
+        .iter()
+        .find(|c| c.name == "docker-reference")
+        .unwrap();
+    assert_eq!(check.outcome, Outcome::Skip);
+}
+
+#[test]
+fn tlog_required_fails_without_entry() {
+    let mut req = request(&["key.pub"], vec![]);
+    req.tlog = TlogPolicy::Require;
+    let report = verify_image(
+        &req,
+        &mut memory(vec![layer(&data().join("cosign-tagless"))]),
+    )
+    .unwrap();
+    assert_eq!(report.reason(), Some(Reason::TlogMissing));
+}
+
+#[test]
+fn request_errors_are_errors() {
+    let mut req = request(&[], vec![]);
+    assert!(matches!(
+        verify_image(&req, &mut memory(vec![])),
+        Err(Error::InvalidRequest(_))
+    ));
+    req.authorities.push(NamedAuthority {
+        name: "bad".to_owned(),
+        authority: Authority::Key("nope".to_owned()),
+    });
+    let err = verify_image(&req, &mut memory(vec![])).unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidKey);
+}
+
+#[test]
+fn host_digest_is_not_trusted_blindly() {
+    struct Liar;
+    impl Fetch for Liar {
+        fn resolve(&mut self, _: &str) -> Result<Resolved, FetchError> {
+            Ok(Resolved {
+                repository: None,
+                digest: "sha256:../../x".to_owned(),
+                media_type: String::new(),
+            })
+        }
+        fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
+            unreachable!("a bad digest must stop verification")
+        }
+        fn trusted_root(&mut self, _: &str) -> Result<Vec<u8>, FetchError> {
+            unreachable!()
+        }
+    }
+    let err = verify_image(&request(&["key.pub"], vec![]), &mut Liar).unwrap_err();
+    assert_eq!(err.reason(), Reason::FetchInvalid);
+}
