@@ -1,1 +1,13 @@
+//! sigward end to end: the real `sigward` binary against a real `docker-registry` on a free
+//! loopback port, with signatures made by independent signers (cosign 2.5, skopeo 1.18) and by
+//! sigward itself, and with cosign (and skopeo) as second opinions on every rejection.
+//!
+//! `make test` installs the peers and builds the binary; `SIGWARD_BIN`, `SIGWARD_COSIGN` and
+//! `SIGWARD_SKOPEO` point elsewhere. Nothing here reaches beyond 127.0.0.1.
 
+mod annotations;
+mod bad_input;
+mod demo;
+mod keyed;
+mod negative;
+mod support;

@@ -179,13 +179,16 @@ impl PublicKey {
                 let sig = p384::ecdsa::DerSignature::from_bytes(signature)
                     .map_err(|_| SignatureError::Malformed(name))?;
                 // cosign's legacy default hash is SHA-256 for every key; bundles use SHA-384.
-                key.verify_digest(|d: &mut Sha256| Ok(sha2::Digest::update(d, message)), &sig)
-                    .or_else(|_| {
-                        key.verify_digest(
-                            |d: &mut Sha384| Ok(sha2::Digest::update(d, message)),
-                            &sig,
-                        )
-                    })
+                let sha256 = |d: &mut Sha256| {
+                    sha2::Digest::update(d, message);
+                    Ok(())
+                };
+                let sha384 = |d: &mut Sha384| {
+                    sha2::Digest::update(d, message);
+                    Ok(())
+                };
+                key.verify_digest(sha256, &sig)
+                    .or_else(|_| key.verify_digest(sha384, &sig))
                     .map_err(invalid)
             }
             Self::Rsa(key) => {
