@@ -2,8 +2,10 @@
 //! loopback port, with signatures made by independent signers (cosign 2.5, skopeo 1.18) and by
 //! sigward itself, and with cosign (and skopeo) as second opinions on every rejection.
 //!
-//! `make test` installs the peers and builds the binary; `SIGWARD_BIN`, `SIGWARD_COSIGN` and
-//! `SIGWARD_SKOPEO` point elsewhere. Nothing here reaches beyond 127.0.0.1.
+//! `make test` installs the peers and builds the binary. `SIGWARD_BIN`, `SIGWARD_COSIGN`,
+//! `SIGWARD_SKOPEO` and `SIGWARD_REGISTRY` (default `/usr/bin/docker-registry`) point elsewhere;
+//! `SIGWARD_SHARED_DIR` (default `../shared`) is where shared fixtures are read in place.
+//! Nothing here reaches beyond 127.0.0.1.
 
 mod annotations;
 mod bad_input;

@@ -5,5 +5,7 @@
 //! hands bytes to the component (`runtime`) and turns its verdicts into exit codes and output.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod registry;
+pub mod runtime;
 pub mod signing;

@@ -8,7 +8,7 @@
 //! component, whose only import is the `fetcher` interface (`component.rs`, wasm only).
 //!
 //! Modules: [`digest`] (sha256 digests), [`keys`] (public keys and signature checks),
-//! [`simple_signing`] (cosign payloads), [`reference`] (repository names), [`fetch`] (what the
+//! [`simple_signing`] (cosign payloads), [`reference`](mod@reference) (repository names), [`fetch`] (what the
 //! host provides), [`authority`] (who may sign), [`image`] (image verification), [`verdict`]
 //! (reports), [`error`] (errors and reason codes).
 #![warn(missing_docs)]

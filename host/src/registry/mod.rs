@@ -1,1 +1,304 @@
-//! OCI registry and image-layout access (placeholder; being written).
+//! Where signature material comes from: OCI distribution registries and OCI image layouts on
+//! disk. This module fetches bytes and checks that they are the bytes asked for; it never
+//! judges a signature (the policy component does) and knows nothing about policies.
+//!
+//! What it guarantees to its callers:
+//! - everything is keyed by a manifest digest computed here from the bytes served (a
+//!   `Docker-Content-Digest` header is never believed), and a digest in the reference must
+//!   match it;
+//! - every blob and manifest is size-checked against [`Limits`] before it is fetched (from
+//!   its descriptor) and while it is read, and hashed against its digest after;
+//! - every registry call is bounded by [`Limits::timeout`];
+//! - plain HTTP is used only for loopback registries unless [`HttpPolicy::AllowHttp`];
+//! - credentials (Docker config, credential helpers) never reach logs or error messages.
+//!
+//! Files: `reference` parses and normalises references, `remote` talks to registries
+//! (through oci-client), `auth` finds credentials, `layout` reads and writes image layouts,
+//! `material` collects and checks attached material from either, `manifest` is the JSON,
+//! `digest` and `limits` the two kinds of check.
+
+mod auth;
+mod digest;
+mod layout;
+mod limits;
+mod manifest;
+mod material;
+mod reference;
+mod remote;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+pub use auth::Credentials;
+pub use layout::write_layout_image;
+pub use limits::Limits;
+
+use digest::Digest;
+use layout::Layout;
+use reference::Target;
+use remote::Remote;
+
+/// Whether plain-HTTP registries may be used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpPolicy {
+    /// Plain HTTP only for registries on this machine (`127.0.0.0/8`, `localhost`, `[::1]`);
+    /// HTTPS for everything else.
+    #[default]
+    LoopbackOnly,
+    /// Plain HTTP for every registry (`--allow-http-registry`): registries are trusted not to
+    /// be impersonated on the network. For tests and closed networks only.
+    AllowHttp,
+}
+
+/// How [`Sources`] reaches registries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Limits on everything fetched.
+    pub limits: Limits,
+    /// When plain HTTP may be used.
+    pub http: HttpPolicy,
+    /// Where registry credentials come from.
+    pub credentials: Credentials,
+}
+
+/// Which kinds of attached material to collect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kinds {
+    /// cosign signatures: layers of the `sha256-<hex>.sig` manifest.
+    pub signatures: bool,
+    /// cosign attestations: layers of the `sha256-<hex>.att` manifest.
+    pub attestations: bool,
+    /// Sigstore bundles attached as OCI referrers.
+    pub bundles: bool,
+}
+
+impl Kinds {
+    /// Every kind.
+    pub const ALL: Self = Self {
+        signatures: true,
+        attestations: true,
+        bundles: true,
+    };
+}
+
+/// One layer of a `.sig` or `.att` manifest: the signed payload and its descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The layer media type (`application/vnd.dev.cosign.simplesigning.v1+json` for signatures).
+    pub media_type: String,
+    /// The payload digest (`sha256:…`); the payload has been checked against it.
+    pub digest: String,
+    /// The descriptor annotations: cosign keeps the signature, certificate, chain and Rekor
+    /// bundle here.
+    pub annotations: BTreeMap<String, String>,
+    /// The payload bytes, exactly as stored.
+    pub payload: Vec<u8>,
+}
+
+/// A Sigstore bundle attached to an image as an OCI referrer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedBundle {
+    /// Digest of the referrer manifest holding the bundle.
+    pub manifest_digest: String,
+    /// The bundle layer's media type (`application/vnd.dev.sigstore.bundle…`).
+    pub media_type: String,
+    /// The bundle layer's digest; the bundle has been checked against it.
+    pub digest: String,
+    /// The bundle JSON, exactly as stored.
+    pub bundle: Vec<u8>,
+}
+
+/// How bundles were looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery {
+    /// Bundles were not asked for.
+    None,
+    /// The registry answered `GET /v2/<name>/referrers/<digest>`.
+    ReferrersApi,
+    /// The registry has no referrers API; the referrers tag `sha256-<hex>` was read.
+    ReferrersTag,
+    /// An image layout: the referrers tag `sha256-<hex>` in `index.json` was read.
+    Layout,
+}
+
+/// Everything attached to one image digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Material {
+    /// cosign signature layers, in manifest order.
+    pub signatures: Vec<Layer>,
+    /// cosign attestation layers, in manifest order.
+    pub attestations: Vec<Layer>,
+    /// Sigstore bundles found as referrers.
+    pub bundles: Vec<AttachedBundle>,
+    /// How bundles were looked for.
+    pub discovery: Discovery,
+}
+
+/// What a reference resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The repository as go-containerregistry names it (`index.docker.io/library/nginx`);
+    /// `None` for an image layout.
+    pub repository: Option<String>,
+    /// The manifest digest (`sha256:…`), computed from the manifest bytes.
+    pub digest: String,
+    /// The manifest media type (OCI manifest or index, Docker manifest or manifest list).
+    pub media_type: String,
+}
+
+/// Why fetching or storing failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// The image, tag, manifest or blob does not exist (HTTP 404, missing file).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The registry refused access (HTTP 401/403, failed authentication or credential helper).
+    #[error("access denied: {0}")]
+    Denied(String),
+    /// Something is larger than a [`Limits`] value allows.
+    #[error("{what} is too large: {size} over the limit of {limit}")]
+    TooLarge {
+        /// What was too large.
+        what: String,
+        /// Its size (bytes, or a count for layers and referrers), as far as it was read.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Malformed or inconsistent content: bad JSON, a digest mismatch, a bad reference.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The registry could not be reached or failed (network, timeout, HTTP 5xx, file I/O).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Content or a feature this module does not handle (e.g. Docker schema 1, sha512).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}
+
+/// Registries and image layouts behind one interface. Build it once: it holds the HTTP
+/// connection pools and the credentials and tokens already obtained.
+///
+/// References are `oci:DIR[:TAG]` or `oci:DIR@sha256:…` for an OCI image layout, anything else
+/// a registry reference (`host[:port]/repo[:tag][@digest]`, Docker Hub short names normalised
+/// as go-containerregistry does: `nginx` → `index.docker.io/library/nginx`).
+#[derive(Debug)]
+pub struct Sources {
+    limits: Limits,
+    remote: Remote,
+}
+
+impl Sources {
+    /// Creates the registry clients.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Unavailable`] if the TLS stack cannot be initialised.
+    pub fn new(options: Options) -> Result<Self, RegistryError> {
+        Ok(Self {
+            limits: options.limits,
+            remote: Remote::new(&options)?,
+        })
+    }
+
+    /// Resolves `image` to the digest of its manifest (image manifest or index).
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Invalid`] if the reference is malformed or its digest differs from
+    /// that of the manifest served; [`RegistryError::NotFound`] if there is no such manifest;
+    /// otherwise as for any fetch.
+    pub async fn resolve(&self, image: &str) -> Result<Resolved, RegistryError> {
+        match reference::parse(image)? {
+            Target::Registry(reference) => self.remote.resolve(&reference).await,
+            Target::Layout(layout) => {
+                let opened = Layout::open(&layout.dir, self.limits).await?;
+                opened.resolve(&layout.selector).await
+            }
+        }
+    }
+
+    /// Collects the material of `kinds` attached to `digest` in `image`'s repository (or
+    /// layout). Missing `.sig` / `.att` manifests or referrers mean empty lists, not errors.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::TooLarge`] if a manifest, blob, layer count or referrer count is over
+    /// its limit (blobs are refused from their descriptor, before being fetched);
+    /// [`RegistryError::Invalid`] if fetched bytes do not match their digest or do not parse;
+    /// otherwise as for any fetch.
+    pub async fn attached(
+        &self,
+        image: &str,
+        digest: &str,
+        kinds: Kinds,
+    ) -> Result<Material, RegistryError> {
+        let digest = Digest::parse(digest)?;
+        match reference::parse(image)? {
+            Target::Registry(reference) => {
+                let repository = self.remote.repository(&reference);
+                material::collect(&repository, &digest, kinds, &self.limits).await
+            }
+            Target::Layout(layout) => {
+                let opened = Layout::open(&layout.dir, self.limits).await?;
+                material::collect(&opened, &digest, kinds, &self.limits).await
+            }
+        }
+    }
+
+    /// Appends one signature layer to the `sha256-<hex>.sig` manifest of `digest`, creating
+    /// it if absent, as cosign 2.5 does (an OCI manifest with an OCI config; the descriptor
+    /// carries the annotations). Appending a layer that is already there changes nothing.
+    ///
+    /// In a registry, the payload, config and manifest are pushed (read-modify-write, racy as
+    /// in cosign). In an image layout they are written the way `cosign save` stores them.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Invalid`] if `layer.payload` does not hash to `layer.digest`;
+    /// [`RegistryError::TooLarge`] if the payload or the layer count is over its limit;
+    /// otherwise as for any fetch or push.
+    pub async fn append_signature(
+        &self,
+        image: &str,
+        digest: &str,
+        layer: Layer,
+    ) -> Result<(), RegistryError> {
+        let digest = Digest::parse(digest)?;
+        let payload_digest = Digest::parse(&layer.digest)?;
+        payload_digest.verify(&layer.payload, "signature payload")?;
+        let size = i64::try_from(layer.payload.len()).unwrap_or(i64::MAX);
+        limits::check_advertised(size, self.limits.blob_bytes, "signature payload")?;
+        let descriptor = manifest::Descriptor {
+            media_type: layer.media_type,
+            size,
+            digest: layer.digest,
+            annotations: Some(layer.annotations).filter(|annotations| !annotations.is_empty()),
+            extra: serde_json::Map::new(),
+        };
+        match reference::parse(image)? {
+            Target::Registry(reference) => {
+                let repository = self.remote.repository(&reference);
+                let update =
+                    material::signature_update(&repository, &digest, descriptor, &self.limits);
+                let Some(signature) = update.await? else {
+                    return Ok(());
+                };
+                self.remote
+                    .push_signature(&reference, &digest, &layer.payload, signature)
+                    .await
+            }
+            Target::Layout(layout) => {
+                let mut opened = Layout::open(&layout.dir, self.limits).await?;
+                let update = material::signature_update(&opened, &digest, descriptor, &self.limits);
+                let Some(signature) = update.await? else {
+                    return Ok(());
+                };
+                opened
+                    .store_signature(&digest, &layer.payload, signature)
+                    .await
+            }
+        }
+    }
+}

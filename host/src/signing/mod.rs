@@ -4,7 +4,7 @@
 //! Accepted PEM blocks:
 //!
 //! - `ENCRYPTED SIGSTORE PRIVATE KEY` (cosign 2.x) and `ENCRYPTED COSIGN PRIVATE KEY` (older
-//!   cosign): a password-encrypted PKCS#8 key in cosign's envelope, see [`encrypted`].
+//!   cosign): a password-encrypted PKCS#8 key in cosign's scrypt + NaCl secretbox envelope.
 //! - `PRIVATE KEY`: unencrypted PKCS#8 (RFC 5958), as `openssl genpkey` writes it.
 //! - `EC PRIVATE KEY`: unencrypted SEC1 (RFC 5915), as `openssl ecparam -genkey -noout` writes it.
 //!
@@ -27,7 +27,7 @@ mod encrypted;
 
 use ed25519_dalek::Signer as _;
 use p256::ecdsa::signature::DigestSigner as _;
-use p256::pkcs8::{EncodePublicKey, LineEnding, ObjectIdentifier, PrivateKeyInfoRef};
+use pkcs8::{AssociatedOid as _, EncodePublicKey, LineEnding, ObjectIdentifier, PrivateKeyInfoRef};
 use sec1::der::Decode as _;
 use sha2::Digest as _;
 use zeroize::Zeroizing;
@@ -50,9 +50,9 @@ const ID_ED25519: ObjectIdentifier = ed25519_dalek::pkcs8::ALGORITHM_OID;
 /// rsaEncryption (RFC 8017 Appendix C); `new_unwrap` runs at compile time on a constant.
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// secp256r1 / P-256 (RFC 5480 §2.1.1.1).
-const SECP256R1: ObjectIdentifier = <p256::NistP256 as p256::pkcs8::AssociatedOid>::OID;
+const SECP256R1: ObjectIdentifier = p256::NistP256::OID;
 /// secp384r1 / P-384 (RFC 5480 §2.1.1.1).
-const SECP384R1: ObjectIdentifier = <p384::NistP384 as p384::pkcs8::AssociatedOid>::OID;
+const SECP384R1: ObjectIdentifier = p384::NistP384::OID;
 
 /// A private key that signs the way cosign does.
 ///
@@ -174,7 +174,7 @@ pub enum KeyError {
     MissingCurve,
     /// The key's ASN.1 structure or its values are invalid.
     #[error("malformed private key: {0}")]
-    MalformedKey(#[from] p256::pkcs8::Error),
+    MalformedKey(#[from] pkcs8::Error),
 }
 
 impl SigningKey {
@@ -242,15 +242,17 @@ impl SigningKey {
         // `sign_prehash` always returns `Ok`, and ed25519-dalek's `try_sign` always returns `Ok`.
         match &self.key {
             KeyPair::EcdsaP256(key) => {
-                let signature: p256::ecdsa::DerSignature = key.sign_digest(|digest: &mut sha2::Sha256| {
-                    digest.update(message);
-                });
+                let signature: p256::ecdsa::DerSignature =
+                    key.sign_digest(|digest: &mut sha2::Sha256| {
+                        digest.update(message);
+                    });
                 signature.as_bytes().to_vec()
             }
             KeyPair::EcdsaP384(key) => {
-                let signature: p384::ecdsa::DerSignature = key.sign_digest(|digest: &mut sha2::Sha256| {
-                    digest.update(message);
-                });
+                let signature: p384::ecdsa::DerSignature =
+                    key.sign_digest(|digest: &mut sha2::Sha256| {
+                        digest.update(message);
+                    });
                 signature.as_bytes().to_vec()
             }
             KeyPair::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
@@ -290,7 +292,10 @@ impl KeyPair {
         let algorithm = info.algorithm.oid;
         if algorithm == ID_EC_PUBLIC_KEY {
             // RFC 5480 §2.1.1: the parameters are the named curve's OID.
-            let curve = info.algorithm.parameters_oid().map_err(p256::pkcs8::Error::from)?;
+            let curve = info
+                .algorithm
+                .parameters_oid()
+                .map_err(pkcs8::Error::from)?;
             match curve {
                 SECP256R1 => Ok(Self::EcdsaP256(p256::ecdsa::SigningKey::try_from(info)?)),
                 SECP384R1 => Ok(Self::EcdsaP384(p384::ecdsa::SigningKey::try_from(info)?)),
@@ -307,12 +312,12 @@ impl KeyPair {
 
     /// Reads an unencrypted SEC1 `ECPrivateKey` (RFC 5915 §3) that names its curve.
     fn from_sec1_der(der: &[u8]) -> Result<Self, KeyError> {
-        let key = sec1::EcPrivateKey::from_der(der).map_err(p256::pkcs8::Error::from)?;
+        let key = sec1::EcPrivateKey::from_der(der).map_err(pkcs8::Error::from)?;
         let curve = key
             .parameters
             .and_then(sec1::EcParameters::named_curve)
             .ok_or(KeyError::MissingCurve)?;
-        let malformed = |e| KeyError::MalformedKey(p256::pkcs8::Error::from(e));
+        let malformed = |e| KeyError::MalformedKey(pkcs8::Error::from(e));
         match curve {
             SECP256R1 => p256::SecretKey::try_from(key)
                 .map(|secret| Self::EcdsaP256(secret.into()))
@@ -338,11 +343,11 @@ impl KeyPair {
 fn encode_public_key(key: &impl EncodePublicKey) -> Result<(Vec<u8>, String), KeyError> {
     let der = key
         .to_public_key_der()
-        .map_err(p256::pkcs8::Error::from)?
+        .map_err(pkcs8::Error::from)?
         .into_vec();
     let pem = key
         .to_public_key_pem(LineEnding::LF)
-        .map_err(p256::pkcs8::Error::from)?;
+        .map_err(pkcs8::Error::from)?;
     Ok((der, pem))
 }
 

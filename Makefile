@@ -1,0 +1,76 @@
+# sigward's build, test and demo entry points (GNU make).
+#
+#   make demo     build, then verify the signed image kept in host/demo/layout
+#   make test     install what the tests need, build, run every test
+#   make fmt      rustfmt check           make lint   clippy (native + wasm) and rustdoc
+#
+# Only two cores here: everything builds with --release into the one shared target/ dir.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+CARGO ?= cargo
+TARGET_DIR := $(CURDIR)/target
+TOOLS_DIR := $(TARGET_DIR)/tools
+COMPONENTS_DIR := $(TARGET_DIR)/components
+WASM_TARGET := wasm32-wasip2
+WIDE_TARGET_DIR := $(TARGET_DIR)/wasm-wide
+
+# What the end-to-end tests (crate sigward-e2e) run; each can be pointed elsewhere.
+export SIGWARD_BIN ?= $(TARGET_DIR)/release/sigward
+export SIGWARD_COSIGN ?= $(TOOLS_DIR)/cosign
+export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
+export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
+
+.PHONY: tools bench-tools components build test fmt lint demo demo-data
+
+## tools: what `make test` needs on a fresh Debian 12 machine (idempotent, no-op when present).
+tools:
+	tests/tools/apt-install.sh docker-registry:/usr/bin/docker-registry
+	rustup target add $(WASM_TARGET)
+	tests/tools/fetch-signers.sh $(TOOLS_DIR)
+
+## bench-tools: load generator and command timer for `make bench`.
+bench-tools:
+	tests/tools/apt-install.sh wrk:/usr/bin/wrk hyperfine:/usr/bin/hyperfine
+
+## components: the policy component twice, portable and with the wasm wide-arithmetic
+## proposal; the host's build.rs embeds both from $(COMPONENTS_DIR). They are copied only when
+## changed, so an unchanged component does not rebuild the host.
+components:
+	$(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET)
+	RUSTFLAGS="-C target-feature=+wide-arithmetic" \
+	  $(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) \
+	  --target-dir $(WIDE_TARGET_DIR)
+	mkdir -p $(COMPONENTS_DIR)
+	cmp -s $(TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
+	  $(COMPONENTS_DIR)/sigward-policy.wasm \
+	  || cp $(TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
+	  $(COMPONENTS_DIR)/sigward-policy.wasm
+	cmp -s $(WIDE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
+	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm \
+	  || cp $(WIDE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
+	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm
+
+build: components
+	$(CARGO) build --release -p sigward
+
+test: tools build
+	$(CARGO) test --release --workspace --no-fail-fast
+
+fmt:
+	$(CARGO) fmt --all --check
+
+lint: components
+	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
+	$(CARGO) clippy -p sigward-policy --target $(WASM_TARGET) --profile wasm -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --release
+
+demo: build
+	$(TARGET_DIR)/release/sigward verify --insecure-ignore-tlog=true \
+	  --key host/demo/cosign.pub oci:host/demo/layout
+
+## demo-data: regenerate host/demo (new key pair, image, signature); see host/demo/README.md.
+demo-data: tools
+	tests/tools/make-demo.sh host/demo

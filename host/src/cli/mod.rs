@@ -1,0 +1,101 @@
+//! The command-line interface: one file per subcommand, each a clap struct with
+//! `run(self) -> anyhow::Result<ExitCode>`.
+//!
+//! Exit codes (like ripgrep's): 0 verified, 1 not verified, 2 could not decide (bad flags,
+//! unreadable files, unreachable registry).
+
+mod fetcher;
+mod sign;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::runtime::ComponentSource;
+
+/// Exit code: verified / done.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: not verified.
+pub const EXIT_NOT_VERIFIED: u8 = 1;
+/// Exit code: could not decide.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Verify cosign/Sigstore signatures of container images in a WebAssembly sandbox.
+#[derive(Debug, clap::Parser)]
+#[command(name = "sigward", version, about)]
+pub struct Cli {
+    /// Run this `.wasm` verifier component instead of the embedded one.
+    #[arg(long, global = true, env = "SIGWARD_COMPONENT", value_name = "FILE")]
+    component: Option<PathBuf>,
+
+    /// Use the embedded portable component (no wide-arithmetic proposal).
+    #[arg(long, global = true, hide = true)]
+    portable: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    Verify(verify::VerifyCommand),
+    Sign(sign::SignCommand),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    ///
+    /// # Errors
+    ///
+    /// Any failure that should exit with [`EXIT_ERROR`].
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let component = match (self.component, self.portable) {
+            (Some(path), _) => ComponentSource::File(path),
+            (None, true) => ComponentSource::EmbeddedPortable,
+            (None, false) => ComponentSource::EmbeddedWide,
+        };
+        match self.command {
+            Command::Verify(cmd) => cmd.run(&component),
+            Command::Sign(cmd) => cmd.run(),
+        }
+    }
+}
+
+/// Registry flags shared by subcommands that reach registries.
+#[derive(Debug, Clone, clap::Args)]
+struct RegistryArgs {
+    /// Allow plain HTTP to registries that are not on loopback (loopback always may).
+    #[arg(long)]
+    allow_http_registry: bool,
+
+    /// Timeout of each registry request, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    registry_timeout: u64,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> crate::registry::Options {
+        let mut options = crate::registry::Options::default();
+        if self.allow_http_registry {
+            options.http = crate::registry::HttpPolicy::AllowHttp;
+        }
+        options.limits.timeout = std::time::Duration::from_secs(self.registry_timeout);
+        options
+    }
+}
+
+/// Parses `KEY=VALUE`.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}
+
+/// A tokio runtime for registry I/O: one worker, enough for a CLI.
+fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?)
+}

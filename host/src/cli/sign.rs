@@ -1,0 +1,76 @@
+//! `sigward sign`: sign an image with a key, appending a layer to its `.sig` as cosign does.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use sigward_policy::digest::Digest;
+use sigward_policy::image::SIGNATURE_ANNOTATION;
+use sigward_policy::simple_signing;
+
+use super::{EXIT_OK, RegistryArgs};
+use crate::registry::{Layer, Sources};
+use crate::signing::SigningKey;
+
+/// The media type of a `.sig` layer.
+const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+
+/// Sign an image: cosign encrypted key (password in COSIGN_PASSWORD) or PKCS#8 private key.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SignCommand {
+    /// The private key PEM.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+
+    /// A claim to put in the payload's `optional` (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = super::key_value)]
+    annotations: Vec<(String, String)>,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+
+    /// The image to sign; a tag is resolved to its digest first, and the digest is signed.
+    image: String,
+}
+
+impl SignCommand {
+    pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
+        let pem = std::fs::read(&self.key)
+            .with_context(|| format!("reading --key {}", self.key.display()))?;
+        let password = std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes());
+        let key = SigningKey::from_pem(&pem, password.as_deref())
+            .with_context(|| format!("loading --key {}", self.key.display()))?;
+
+        let io = super::io_runtime()?;
+        let sources = Sources::new(self.registry.options())?;
+        let resolved = io
+            .block_on(sources.resolve(&self.image))
+            .with_context(|| format!("resolving {}", self.image))?;
+        // cosign writes the repository without tag or digest.
+        let identity = resolved
+            .repository
+            .clone()
+            .unwrap_or_else(|| self.image.clone());
+        let annotations = self
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let payload = simple_signing::payload_bytes(&identity, &resolved.digest, &annotations);
+        let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
+        let layer = Layer {
+            media_type: SIMPLE_SIGNING.to_owned(),
+            digest: Digest::of(&payload).to_string(),
+            annotations: [(SIGNATURE_ANNOTATION.to_owned(), signature)]
+                .into_iter()
+                .collect(),
+            payload,
+        };
+        io.block_on(sources.append_signature(&self.image, &resolved.digest, layer))
+            .with_context(|| format!("storing the signature of {}", self.image))?;
+        eprintln!("Signed {} ({})", self.image, resolved.digest);
+        println!("{}", resolved.digest);
+        Ok(ExitCode::from(EXIT_OK))
+    }
+}

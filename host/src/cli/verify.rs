@@ -1,0 +1,179 @@
+//! `sigward verify`: verify an image's signatures against public keys.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sigward_policy::authority::{Authority, NamedAuthority};
+use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
+
+use super::fetcher::RegistryFetch;
+use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, RegistryArgs};
+use crate::registry::Sources;
+use crate::runtime::{ComponentSource, Denial, Limits, Report, Runtime};
+
+/// Verify the signatures of an image (`HOST/REPO[:TAG][@DIGEST]` or `oci:DIR[:TAG]`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyCommand {
+    /// A PEM public key that may have signed (repeatable: any one suffices).
+    #[arg(long = "key", value_name = "FILE", required = true)]
+    keys: Vec<PathBuf>,
+
+    /// A claim the signed payload must carry in `optional` (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = super::key_value)]
+    annotations: Vec<(String, String)>,
+
+    /// Accept signatures without a transparency log entry (cosign's flag of the same name).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, value_name = "BOOL")]
+    insecure_ignore_tlog: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+
+    /// The image to verify.
+    image: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+impl VerifyCommand {
+    pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
+        match self.decide(component) {
+            Ok(report) => {
+                self.print_report(&report)?;
+                Ok(ExitCode::from(if report.verified {
+                    EXIT_OK
+                } else {
+                    EXIT_NOT_VERIFIED
+                }))
+            }
+            Err(Undecided { denial, code }) => {
+                match self.output {
+                    Output::Json => println!("{}", serde_json::json!({ "error": denial })),
+                    Output::Text => eprintln!("error: {}: {}", denial.reason, denial.message),
+                }
+                Ok(ExitCode::from(code))
+            }
+        }
+    }
+
+    fn decide(&self, component: &ComponentSource) -> Result<Report, Undecided> {
+        let authorities = self
+            .keys
+            .iter()
+            .map(|path| {
+                let pem = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --key {}", path.display()))
+                    .map_err(|err| Undecided::error("invalid-key", format!("{err:#}")))?;
+                Ok(NamedAuthority {
+                    name: path.display().to_string(),
+                    authority: Authority::Key(pem),
+                })
+            })
+            .collect::<Result<Vec<_>, Undecided>>()?;
+        let request = VerifyRequest {
+            image: self.image.clone(),
+            authorities,
+            annotations: self.annotations.clone(),
+            check: CheckKind::Signature,
+            tlog: if self.insecure_ignore_tlog {
+                TlogPolicy::InsecureIgnore
+            } else {
+                TlogPolicy::Require
+            },
+            at: unix_now(),
+        };
+        let io =
+            super::io_runtime().map_err(|err| Undecided::error("internal", format!("{err:#}")))?;
+        let runtime = Runtime::new(component, Limits::default())
+            .map_err(|err| Undecided::error("component-unavailable", err.to_string()))?;
+        let sources = Sources::new(self.registry.options())
+            .map_err(|err| Undecided::error("internal", err.to_string()))?;
+        let source = RegistryFetch {
+            sources: Arc::new(sources),
+            handle: io.handle().clone(),
+        };
+        match runtime.verify_image(&request, Box::new(source)) {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(denial)) => Err(Undecided {
+                denial,
+                code: EXIT_ERROR,
+            }),
+            // A trap or deadline is a "no", with the reason.
+            Err(err) => Err(Undecided {
+                denial: Denial {
+                    reason: "verifier-failed".to_owned(),
+                    message: err.to_string(),
+                },
+                code: EXIT_NOT_VERIFIED,
+            }),
+        }
+    }
+
+    fn print_report(&self, report: &Report) -> anyhow::Result<()> {
+        if self.output == Output::Json {
+            println!("{}", serde_json::to_string_pretty(report)?);
+            return Ok(());
+        }
+        let digest = &report.digest;
+        match &report.reason {
+            None => println!("Verified {} ({digest})", report.image),
+            Some(reason) => println!("NOT verified {} ({digest}): {reason}", report.image),
+        }
+        for sig in &report.signatures {
+            match (&sig.authority, &sig.reason) {
+                (Some(authority), None) => {
+                    println!("  {} {}: verified by {authority}", sig.source, sig.digest)
+                }
+                (_, reason) => {
+                    let failed = sig.checks.iter().find(|c| c.outcome == "fail");
+                    let detail = failed
+                        .map(|c| format!("{}: {}", c.name, c.detail))
+                        .unwrap_or_default();
+                    println!(
+                        "  {} {}: {} ({detail})",
+                        sig.source,
+                        sig.digest,
+                        reason.as_deref().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request the verifier could not decide, with the exit code to use.
+struct Undecided {
+    denial: Denial,
+    code: u8,
+}
+
+impl Undecided {
+    fn error(reason: &str, message: String) -> Self {
+        Self {
+            denial: Denial {
+                reason: reason.to_owned(),
+                message,
+            },
+            code: EXIT_ERROR,
+        }
+    }
+}
+
+/// Seconds since the Unix epoch (the verifier itself never reads a clock).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

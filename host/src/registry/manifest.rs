@@ -1,0 +1,327 @@
+//! OCI and Docker manifest JSON: the media types we accept, parsing with serde, and building
+//! the signature image (`.sig`) exactly as cosign 2.5 writes it through go-containerregistry.
+//!
+//! Parsing keeps fields it does not model (`#[serde(flatten)]`), so a manifest or `index.json`
+//! that is read, changed and written back loses nothing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::RegistryError;
+use super::digest::Digest;
+
+/// OCI image manifest.
+pub(super) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index.
+pub(super) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker image manifest, schema 2.
+pub(super) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker manifest list.
+pub(super) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The manifest types a tag may resolve to, for the `Accept` header.
+pub(super) const MANIFEST_TYPES: [&str; 4] =
+    [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+/// OCI image config; cosign uses it for signature images.
+pub(super) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// Prefix of every Sigstore bundle media type (FORMATS.md §1.7, discovery step 4).
+pub(super) const BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+
+/// A content descriptor (OCI image-spec `descriptor.md`).
+///
+/// Field order is go-containerregistry's, so what we serialise matches cosign byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Descriptor {
+    /// Media type of the referenced content.
+    pub(super) media_type: String,
+    /// Advertised size in bytes; checked against limits before fetching.
+    pub(super) size: i64,
+    /// Digest of the referenced content.
+    pub(super) digest: String,
+    /// Annotations; cosign keeps the signature and certificates here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) annotations: Option<BTreeMap<String, String>>,
+    /// Everything else (`platform`, `artifactType`, `urls`, …), kept as it was.
+    #[serde(flatten)]
+    pub(super) extra: Map<String, Value>,
+}
+
+/// An image manifest (OCI, or Docker schema 2, which has the same shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ImageManifest {
+    /// Always 2.
+    pub(super) schema_version: u32,
+    /// Media type, optional in OCI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) media_type: Option<String>,
+    /// The config blob.
+    pub(super) config: Descriptor,
+    /// The layers, in order.
+    #[serde(default)]
+    pub(super) layers: Vec<Descriptor>,
+    /// `annotations`, `subject`, `artifactType`, …
+    #[serde(flatten)]
+    pub(super) extra: Map<String, Value>,
+}
+
+/// An image index (OCI index, Docker manifest list, a layout's `index.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ImageIndex {
+    /// Always 2.
+    pub(super) schema_version: u32,
+    /// Media type, optional in OCI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) media_type: Option<String>,
+    /// The manifests listed.
+    #[serde(default)]
+    pub(super) manifests: Vec<Descriptor>,
+    /// `annotations`, `subject`, …
+    #[serde(flatten)]
+    pub(super) extra: Map<String, Value>,
+}
+
+/// The two blobs of a signature image: its config and its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SignatureImage {
+    /// The config JSON (go-containerregistry `ConfigFile`).
+    pub(super) config: Vec<u8>,
+    /// The manifest JSON.
+    pub(super) manifest: Vec<u8>,
+}
+
+/// Parses an image manifest; `what` names it in errors.
+pub(super) fn parse_manifest(bytes: &[u8], what: &str) -> Result<ImageManifest, RegistryError> {
+    let manifest: ImageManifest = serde_json::from_slice(bytes)
+        .map_err(|e| RegistryError::Invalid(format!("{what}: not an image manifest: {e}")))?;
+    check_schema(manifest.schema_version, what)?;
+    Ok(manifest)
+}
+
+/// Parses an image index; `what` names it in errors.
+pub(super) fn parse_index(bytes: &[u8], what: &str) -> Result<ImageIndex, RegistryError> {
+    let index: ImageIndex = serde_json::from_slice(bytes)
+        .map_err(|e| RegistryError::Invalid(format!("{what}: not an image index: {e}")))?;
+    check_schema(index.schema_version, what)?;
+    Ok(index)
+}
+
+/// The media type of a manifest or index, from its `mediaType` field or, when that optional
+/// OCI field is absent, from its shape. Only the four types in [`MANIFEST_TYPES`] are accepted.
+pub(super) fn media_type_of(bytes: &[u8], what: &str) -> Result<String, RegistryError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Versioned {
+        schema_version: u32,
+        media_type: Option<String>,
+        manifests: Option<Value>,
+    }
+    let versioned: Versioned = serde_json::from_slice(bytes)
+        .map_err(|e| RegistryError::Invalid(format!("{what}: not a manifest: {e}")))?;
+    check_schema(versioned.schema_version, what)?;
+    let media_type = match (versioned.media_type, versioned.manifests) {
+        (Some(media_type), _) => media_type,
+        (None, Some(_)) => OCI_INDEX.to_owned(),
+        (None, None) => OCI_MANIFEST.to_owned(),
+    };
+    if !MANIFEST_TYPES.contains(&media_type.as_str()) {
+        return Err(RegistryError::Unsupported(format!(
+            "{what}: manifest media type {media_type}"
+        )));
+    }
+    Ok(media_type)
+}
+
+/// Appends `layer` to a signature image (`existing`, or a new one) as cosign does.
+///
+/// Returns `None` when an identical layer (digest and annotations) is already there, so signing
+/// twice with the same signature changes nothing.
+pub(super) fn with_signature(
+    existing: Option<ImageManifest>,
+    layer: Descriptor,
+    max_layers: usize,
+) -> Result<Option<SignatureImage>, RegistryError> {
+    let mut layers = existing.map(|manifest| manifest.layers).unwrap_or_default();
+    if layers.contains(&layer) {
+        return Ok(None);
+    }
+    layers.push(layer);
+    super::limits::check_count(layers.len(), max_layers, "signature manifest layers")?;
+    signature_image(&layers).map(Some)
+}
+
+/// Serialises an OCI image manifest with an OCI config and these layers.
+pub(super) fn image_manifest(
+    config: Descriptor,
+    layers: &[Descriptor],
+) -> Result<Vec<u8>, RegistryError> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Manifest<'a> {
+        schema_version: u32,
+        media_type: &'a str,
+        config: Descriptor,
+        layers: &'a [Descriptor],
+    }
+    to_json(&Manifest {
+        schema_version: 2,
+        media_type: OCI_MANIFEST,
+        config,
+        layers,
+    })
+}
+
+/// A descriptor for `bytes` of `media_type`, without annotations.
+pub(super) fn describe(media_type: &str, bytes: &[u8]) -> Descriptor {
+    Descriptor {
+        media_type: media_type.to_owned(),
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        digest: Digest::of(bytes).to_string(),
+        annotations: None,
+        extra: Map::new(),
+    }
+}
+
+/// Serialises `value` as compact JSON.
+pub(super) fn to_json(value: &impl Serialize) -> Result<Vec<u8>, RegistryError> {
+    serde_json::to_vec(value).map_err(|e| RegistryError::Invalid(format!("serialising JSON: {e}")))
+}
+
+/// Builds the config and manifest of a signature image holding `layers`.
+///
+/// cosign 2.5 appends each signature with go-containerregistry's `mutate.Append` to
+/// `empty.Image`, as an OCI manifest with an OCI config: every layer adds a zero-time history
+/// entry and, being uncompressed, a diff ID equal to its digest.
+fn signature_image(layers: &[Descriptor]) -> Result<SignatureImage, RegistryError> {
+    // go-containerregistry v1.ConfigFile field order; empty strings and the zero time are what
+    // it writes for an empty image.
+    #[derive(Serialize)]
+    struct ConfigFile<'a> {
+        architecture: &'a str,
+        created: &'a str,
+        history: Vec<History<'a>>,
+        os: &'a str,
+        rootfs: RootFs<'a>,
+        config: Empty,
+    }
+    #[derive(Serialize)]
+    struct History<'a> {
+        created: &'a str,
+    }
+    #[derive(Serialize)]
+    struct RootFs<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        diff_ids: Vec<&'a str>,
+    }
+    #[derive(Serialize)]
+    struct Empty {}
+
+    const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+    let config = to_json(&ConfigFile {
+        architecture: "",
+        created: ZERO_TIME,
+        history: layers
+            .iter()
+            .map(|_| History { created: ZERO_TIME })
+            .collect(),
+        os: "",
+        rootfs: RootFs {
+            kind: "layers",
+            diff_ids: layers.iter().map(|layer| layer.digest.as_str()).collect(),
+        },
+        config: Empty {},
+    })?;
+    let manifest = image_manifest(describe(OCI_CONFIG, &config), layers)?;
+    Ok(SignatureImage { config, manifest })
+}
+
+fn check_schema(version: u32, what: &str) -> Result<(), RegistryError> {
+    if version == 2 {
+        Ok(())
+    } else {
+        Err(RegistryError::Unsupported(format!(
+            "{what}: manifest schema version {version}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Written by cosign 2.5.0 (`cosign sign --key` twice with two keys); see testdata/README.md.
+    const MANIFEST_1: &[u8] = include_bytes!("testdata/cosign-sig/manifest-1.json");
+    const CONFIG_1: &[u8] = include_bytes!("testdata/cosign-sig/config-1.json");
+    const MANIFEST_2: &[u8] = include_bytes!("testdata/cosign-sig/manifest-2.json");
+    const CONFIG_2: &[u8] = include_bytes!("testdata/cosign-sig/config-2.json");
+
+    #[test]
+    fn builds_signature_images_byte_for_byte_like_cosign() {
+        let two = parse_manifest(MANIFEST_2, "sig").unwrap();
+        let second = two.layers[1].clone();
+        let first = parse_manifest(MANIFEST_1, "sig").unwrap();
+
+        let appended = with_signature(Some(first), second, 1000).unwrap().unwrap();
+        assert_eq!(appended.config, CONFIG_2);
+        assert_eq!(appended.manifest, MANIFEST_2);
+
+        let fresh = with_signature(None, two.layers[0].clone(), 1000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(fresh.config, CONFIG_1);
+        assert_eq!(fresh.manifest, MANIFEST_1);
+    }
+
+    #[test]
+    fn appending_an_identical_signature_changes_nothing() {
+        let one = parse_manifest(MANIFEST_1, "sig").unwrap();
+        let layer = one.layers[0].clone();
+        assert_eq!(with_signature(Some(one), layer, 1000).unwrap(), None);
+    }
+
+    #[test]
+    fn refuses_to_grow_past_the_layer_limit() {
+        let two = parse_manifest(MANIFEST_2, "sig").unwrap();
+        let one = parse_manifest(MANIFEST_1, "sig").unwrap();
+        assert!(matches!(
+            with_signature(Some(one), two.layers[1].clone(), 1),
+            Err(RegistryError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn round_trips_unknown_fields() {
+        let text = r#"{"schemaVersion":2,"manifests":[{"mediaType":"m","size":1,"digest":"d","platform":{"os":"linux"}}],"annotations":{"a":"b"}}"#;
+        let index = parse_index(text.as_bytes(), "index").unwrap();
+        assert_eq!(to_json(&index).unwrap(), text.as_bytes());
+    }
+
+    #[test]
+    fn infers_and_checks_media_types() {
+        assert_eq!(media_type_of(MANIFEST_1, "m").unwrap(), OCI_MANIFEST);
+        assert_eq!(
+            media_type_of(br#"{"schemaVersion":2,"manifests":[]}"#, "i").unwrap(),
+            OCI_INDEX
+        );
+        assert_eq!(
+            media_type_of(br#"{"schemaVersion":2,"config":{}}"#, "m").unwrap(),
+            OCI_MANIFEST
+        );
+        assert!(matches!(
+            media_type_of(br#"{"schemaVersion":1,"fsLayers":[]}"#, "m"),
+            Err(RegistryError::Unsupported(_))
+        ));
+        assert!(matches!(
+            media_type_of(br#"{"schemaVersion":2,"mediaType":"text/plain"}"#, "m"),
+            Err(RegistryError::Unsupported(_))
+        ));
+        assert!(matches!(
+            media_type_of(b"not json", "m"),
+            Err(RegistryError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,487 @@
+//! The OCI distribution client: manifests, blobs and referrers read from a registry with
+//! byte caps and timeouts, and signature images pushed back.
+//!
+//! oci-client does the parts with protocol subtleties: reference parsing, the bearer-token
+//! challenge (anonymous or with Docker-config credentials) and blob uploads. Its pull functions
+//! buffer whole responses and fall back from the referrers API to the tag schema without saying
+//! so, so reads go through the same `reqwest` stack here instead, with the token oci-client
+//! obtained: every body is read chunk by chunk into a [`Capped`] buffer, and the referrers
+//! lookup reports which of the two ways answered.
+//!
+//! Plain HTTP is used for loopback registries, or for every registry under
+//! [`HttpPolicy::AllowHttp`]; everything else is HTTPS only, redirects included.
+
+use std::error::Error as _;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Reference, RegistryOperation};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderValue};
+
+use super::auth::{Authorization, Authorizer};
+use super::digest::{Attachment, Digest};
+use super::limits::{self, Capped, Limits};
+use super::manifest::{self, Descriptor, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, SignatureImage};
+use super::material::Store;
+use super::reference::{self, with_digest, with_tag};
+use super::{Discovery, HttpPolicy, Options, RegistryError, Resolved};
+
+const USER_AGENT: &str = concat!("sigward/", env!("CARGO_PKG_VERSION"));
+
+/// A registry client shared by every call: one connection pool per scheme.
+#[derive(Debug)]
+pub(super) struct Remote {
+    limits: Limits,
+    http_policy: HttpPolicy,
+    https: Transport,
+    http: Transport,
+    authorizer: Authorizer,
+}
+
+/// The clients for one scheme.
+struct Transport {
+    scheme: Scheme,
+    /// oci-client, for the token exchange and uploads.
+    registry: oci_client::Client,
+    /// reqwest, for capped reads.
+    reader: reqwest::Client,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL scheme used to reach a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scheme {
+    /// TLS (rustls).
+    Https,
+    /// Plain HTTP.
+    Http,
+}
+
+/// Which scheme `registry` (`host[:port]`) is reached with under `policy`.
+pub(super) fn scheme_for(policy: HttpPolicy, registry: &str) -> Scheme {
+    match policy {
+        HttpPolicy::AllowHttp => Scheme::Http,
+        HttpPolicy::LoopbackOnly if reference::is_loopback(registry) => Scheme::Http,
+        HttpPolicy::LoopbackOnly => Scheme::Https,
+    }
+}
+
+impl Remote {
+    /// Builds the clients; fails only if the TLS stack cannot be set up.
+    pub(super) fn new(options: &Options) -> Result<Self, RegistryError> {
+        Ok(Self {
+            limits: options.limits,
+            http_policy: options.http,
+            https: Transport::new(Scheme::Https, &options.limits)?,
+            http: Transport::new(Scheme::Http, &options.limits)?,
+            authorizer: Authorizer::new(options.credentials.clone()),
+        })
+    }
+
+    /// Resolves a tag (or checks a digest) to the digest of the manifest bytes served.
+    pub(super) async fn resolve(&self, image: &Reference) -> Result<Resolved, RegistryError> {
+        let what = format!("manifest {image}");
+        // A reference digest must be one we can check; it also picks the manifest to fetch.
+        let expected = image.digest().map(Digest::parse).transpose()?;
+        let bytes = self
+            .manifest(image)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(what.clone()))?;
+        // Never trust Docker-Content-Digest: the digest is the hash of the bytes we got.
+        let actual = Digest::of(&bytes);
+        if let Some(expected) = expected {
+            expected.verify(&bytes, &what)?;
+        }
+        Ok(Resolved {
+            repository: Some(reference::repository_name(image)),
+            digest: actual.to_string(),
+            media_type: manifest::media_type_of(&bytes, &what)?,
+        })
+    }
+
+    /// The store for `image`'s repository.
+    pub(super) fn repository<'a>(&'a self, image: &Reference) -> Repository<'a> {
+        Repository {
+            remote: self,
+            reference: image.clone(),
+        }
+    }
+
+    /// Pushes a signature image under the `.sig` tag of `digest`, with its payload blob.
+    pub(super) async fn push_signature(
+        &self,
+        image: &Reference,
+        digest: &Digest,
+        payload: &[u8],
+        signature: SignatureImage,
+    ) -> Result<(), RegistryError> {
+        let transport = self.transport(image);
+        let what = format!("pushing signature to {}", reference::repository_name(image));
+        let timeout = self.limits.timeout;
+        // Each call gets the whole timeout. This also stores the push token (and our
+        // credentials) in oci-client for the uploads.
+        let push = RegistryOperation::Push;
+        limits::bounded(timeout, &what, self.authorize(transport, image, push, true)).await?;
+        for blob in [payload, signature.config.as_slice()] {
+            let blob_digest = Digest::of(blob).to_string();
+            let exists = transport.registry.blob_exists(image, &blob_digest);
+            let present = limits::bounded(timeout, &what, async {
+                exists.await.map_err(|e| oci_error(e, &what))
+            })
+            .await?;
+            if !present {
+                let upload = transport
+                    .registry
+                    .push_blob(image, blob.to_vec(), &blob_digest);
+                limits::bounded(timeout, &what, async {
+                    upload.await.map_err(|e| oci_error(e, &what))
+                })
+                .await?;
+            }
+        }
+        let tag = with_tag(image, digest.attachment_tag(Attachment::Signatures));
+        let content_type = HeaderValue::from_static(OCI_MANIFEST);
+        let put = transport
+            .registry
+            .push_manifest_raw(&tag, signature.manifest, content_type);
+        limits::bounded(timeout, &what, async {
+            put.await.map(drop).map_err(|e| oci_error(e, &what))
+        })
+        .await
+    }
+
+    /// The manifest `image` names (by digest if it has one, else by tag); `None` on 404.
+    async fn manifest(&self, image: &Reference) -> Result<Option<Vec<u8>>, RegistryError> {
+        let name = image.digest().or(image.tag()).unwrap_or("latest");
+        let accept = MANIFEST_TYPES.join(", ");
+        self.get(
+            image,
+            &format!("manifests/{name}"),
+            &accept,
+            self.limits.manifest_bytes,
+        )
+        .await
+    }
+
+    /// `GET /v2/<repository>/<path>`, reading at most `max` bytes; `None` on 404.
+    async fn get(
+        &self,
+        image: &Reference,
+        path: &str,
+        accept: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let transport = self.transport(image);
+        let url = format!(
+            "{}://{}/v2/{}/{path}",
+            transport.scheme.as_str(),
+            image.resolve_registry(),
+            image.repository()
+        );
+        let what = format!("{}/{path}", reference::repository_name(image));
+        limits::bounded(self.limits.timeout, &what, async {
+            let mut fresh = false;
+            loop {
+                let authorization = self
+                    .authorize(transport, image, RegistryOperation::Pull, fresh)
+                    .await?;
+                let request = transport.reader.get(&url).header(ACCEPT, accept);
+                let mut response = with_authorization(request, &authorization)
+                    .send()
+                    .await
+                    .map_err(|e| transport_error(&e, &what))?;
+                match response.status() {
+                    StatusCode::OK => {}
+                    StatusCode::NOT_FOUND => return Ok(None),
+                    // An expired token: get a new one, once.
+                    StatusCode::UNAUTHORIZED if !fresh => {
+                        fresh = true;
+                        continue;
+                    }
+                    status => return Err(status_error(status.as_u16(), &what)),
+                }
+                if let Some(length) = response.content_length()
+                    && length > max
+                {
+                    return Err(RegistryError::TooLarge {
+                        what: what.clone(),
+                        size: length,
+                        limit: max,
+                    });
+                }
+                let mut body = Capped::new(max);
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| transport_error(&e, &what))?
+                {
+                    body.push(&chunk, &what)?;
+                }
+                return Ok(Some(body.into_bytes()));
+            }
+        })
+        .await
+    }
+
+    /// What to send as `Authorization` for `op` on `image`'s repository: remembered, or (when
+    /// `fresh` or unknown) obtained through oci-client's challenge and token exchange.
+    async fn authorize(
+        &self,
+        transport: &Transport,
+        image: &Reference,
+        op: RegistryOperation,
+        fresh: bool,
+    ) -> Result<Authorization, RegistryError> {
+        let (registry, repository) = (image.resolve_registry(), image.repository());
+        if !fresh && let Some(known) = self.authorizer.granted(registry, repository, op) {
+            return Ok(known);
+        }
+        let login = self.authorizer.login(registry).await?;
+        let token = transport
+            .registry
+            .auth(image, &login, op)
+            .await
+            .map_err(|e| oci_error(e, &format!("authenticating to {registry}")))?;
+        let authorization = match (token, login) {
+            (Some(token), _) => Authorization::Bearer(token),
+            (None, RegistryAuth::Basic(user, password)) => Authorization::Basic { user, password },
+            (None, _) => Authorization::Anonymous,
+        };
+        self.authorizer
+            .grant(registry, repository, op, authorization.clone());
+        Ok(authorization)
+    }
+
+    fn transport(&self, image: &Reference) -> &Transport {
+        match scheme_for(self.http_policy, image.resolve_registry()) {
+            Scheme::Https => &self.https,
+            Scheme::Http => &self.http,
+        }
+    }
+}
+
+/// One repository of a registry, as a [`Store`] of attached material.
+#[derive(Debug)]
+pub(super) struct Repository<'a> {
+    remote: &'a Remote,
+    reference: Reference,
+}
+
+impl Store for Repository<'_> {
+    async fn attachment(
+        &self,
+        digest: &Digest,
+        kind: Attachment,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let tag = with_tag(&self.reference, digest.attachment_tag(kind));
+        self.remote.manifest(&tag).await
+    }
+
+    async fn referrers(
+        &self,
+        digest: &Digest,
+    ) -> Result<(Vec<Descriptor>, Discovery), RegistryError> {
+        let limit = self.remote.limits.manifest_bytes;
+        // FORMATS.md §1.7 discovery: the referrers API, then on 404 the tag schema.
+        // TODO(referrers-pagination): follow `Link: <…>; rel="next"` pages of the API answer.
+        let path = format!("referrers/{digest}");
+        if let Some(bytes) = self
+            .remote
+            .get(&self.reference, &path, OCI_INDEX, limit)
+            .await?
+        {
+            let index = manifest::parse_index(&bytes, &format!("referrers of {digest}"))?;
+            return Ok((index.manifests, Discovery::ReferrersApi));
+        }
+        let tag = with_tag(&self.reference, digest.referrers_tag());
+        let manifests = match self.remote.manifest(&tag).await? {
+            Some(bytes) => {
+                manifest::parse_index(&bytes, &format!("tag {}", digest.referrers_tag()))?.manifests
+            }
+            None => Vec::new(),
+        };
+        Ok((manifests, Discovery::ReferrersTag))
+    }
+
+    async fn manifest(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
+        let by_digest = with_digest(&self.reference, digest);
+        self.remote
+            .manifest(&by_digest)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("manifest {by_digest}")))
+    }
+
+    async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>, RegistryError> {
+        let path = format!("blobs/{digest}");
+        self.remote
+            .get(&self.reference, &path, "*/*", max)
+            .await?
+            .ok_or_else(|| {
+                let name = reference::repository_name(&self.reference);
+                RegistryError::NotFound(format!("blob {digest} in {name}"))
+            })
+    }
+}
+
+impl Transport {
+    fn new(scheme: Scheme, limits: &Limits) -> Result<Self, RegistryError> {
+        let setup = |e: &dyn std::fmt::Display| {
+            RegistryError::Unavailable(format!("setting up the registry client: {e}"))
+        };
+        let registry = oci_client::Client::try_from(ClientConfig {
+            protocol: match scheme {
+                Scheme::Https => ClientProtocol::Https,
+                Scheme::Http => ClientProtocol::Http,
+            },
+            read_timeout: Some(limits.timeout),
+            connect_timeout: Some(limits.timeout),
+            user_agent: USER_AGENT,
+            platform_resolver: None,
+            ..ClientConfig::default()
+        })
+        .map_err(|e| setup(&e))?;
+        let reader = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(limits.timeout)
+            .read_timeout(limits.timeout)
+            .https_only(scheme == Scheme::Https)
+            .build()
+            .map_err(|e| setup(&e))?;
+        Ok(Self {
+            scheme,
+            registry,
+            reader,
+        })
+    }
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Https => "https",
+            Self::Http => "http",
+        }
+    }
+}
+
+fn with_authorization(
+    request: reqwest::RequestBuilder,
+    authorization: &Authorization,
+) -> reqwest::RequestBuilder {
+    match authorization {
+        Authorization::Anonymous => request,
+        Authorization::Basic { user, password } => request.basic_auth(user, Some(password)),
+        Authorization::Bearer(token) => request.bearer_auth(token),
+    }
+}
+
+/// Maps an HTTP status other than 200 to an error.
+fn status_error(status: u16, what: &str) -> RegistryError {
+    match status {
+        404 => RegistryError::NotFound(what.to_owned()),
+        401 | 403 => RegistryError::Denied(format!("{what}: HTTP {status}")),
+        429 | 500..=599 => RegistryError::Unavailable(format!("{what}: HTTP {status}")),
+        _ => RegistryError::Invalid(format!("{what}: unexpected HTTP {status}")),
+    }
+}
+
+/// A failure to talk to the registry at all (connect, TLS, timeout, broken body).
+fn transport_error(error: &reqwest::Error, what: &str) -> RegistryError {
+    // reqwest's own message stops at "error sending request"; the cause is further down.
+    let mut message = format!("{what}: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    RegistryError::Unavailable(message)
+}
+
+/// Maps oci-client's errors. Response bodies it carries (e.g. a token service's answer) are
+/// not copied into ours.
+fn oci_error(error: OciDistributionError, what: &str) -> RegistryError {
+    match error {
+        OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::UnauthorizedError { .. } => {
+            RegistryError::Denied(format!("{what}: authentication failed"))
+        }
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            let has = |wanted: &[OciErrorCode]| codes.iter().any(|code| wanted.contains(code));
+            if has(&[OciErrorCode::Denied, OciErrorCode::Unauthorized]) {
+                RegistryError::Denied(format!("{what}: {codes:?}"))
+            } else if has(&[
+                OciErrorCode::NameUnknown,
+                OciErrorCode::ManifestUnknown,
+                OciErrorCode::BlobUnknown,
+                OciErrorCode::NotFound,
+            ]) {
+                RegistryError::NotFound(format!("{what}: {codes:?}"))
+            } else if has(&[OciErrorCode::Toomanyrequests]) {
+                RegistryError::Unavailable(format!("{what}: {codes:?}"))
+            } else {
+                RegistryError::Invalid(format!("{what}: registry refused: {codes:?}"))
+            }
+        }
+        OciDistributionError::ServerError { code, .. } => status_error(code, what),
+        OciDistributionError::RequestError(error) => transport_error(&error, what),
+        OciDistributionError::DigestError(error) => {
+            RegistryError::Invalid(format!("{what}: {error}"))
+        }
+        other => RegistryError::Unavailable(format!("{what}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_for_loopback_unless_allowed() {
+        let loopback_only = HttpPolicy::LoopbackOnly;
+        assert_eq!(scheme_for(loopback_only, "127.0.0.1:5000"), Scheme::Http);
+        assert_eq!(scheme_for(loopback_only, "localhost:5000"), Scheme::Http);
+        assert_eq!(scheme_for(loopback_only, "[::1]:5000"), Scheme::Http);
+        assert_eq!(scheme_for(loopback_only, "index.docker.io"), Scheme::Https);
+        assert_eq!(scheme_for(loopback_only, "10.1.2.3:5000"), Scheme::Https);
+        assert_eq!(
+            scheme_for(HttpPolicy::AllowHttp, "registry.internal:5000"),
+            Scheme::Http
+        );
+    }
+
+    #[test]
+    fn maps_statuses_to_error_kinds() {
+        assert!(matches!(status_error(404, "m"), RegistryError::NotFound(_)));
+        assert!(matches!(status_error(401, "m"), RegistryError::Denied(_)));
+        assert!(matches!(status_error(403, "m"), RegistryError::Denied(_)));
+        assert!(matches!(
+            status_error(503, "m"),
+            RegistryError::Unavailable(_)
+        ));
+        assert!(matches!(
+            status_error(429, "m"),
+            RegistryError::Unavailable(_)
+        ));
+        assert!(matches!(status_error(400, "m"), RegistryError::Invalid(_)));
+    }
+
+    #[test]
+    fn authentication_failures_do_not_echo_the_token_service() {
+        let error = oci_error(
+            OciDistributionError::AuthenticationFailure("password=hunter2".into()),
+            "auth",
+        );
+        assert!(matches!(error, RegistryError::Denied(_)));
+        assert!(!error.to_string().contains("hunter2"));
+    }
+}

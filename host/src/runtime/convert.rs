@@ -1,0 +1,157 @@
+//! Conversions between the core's types and the generated WIT types.
+
+use sigward_policy::authority::{Authority, Matcher, NamedAuthority};
+use sigward_policy::fetch::{self, FetchError};
+use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
+
+use super::bindings::exports::sigward::policy::verifier as wit;
+use super::bindings::sigward::policy::types as wit_types;
+use super::report::{Check, Denial, Report, SignatureReport};
+
+pub(super) fn verify_request(request: &VerifyRequest) -> wit::VerifyRequest {
+    wit::VerifyRequest {
+        image: request.image.clone(),
+        authorities: request.authorities.iter().map(named_authority).collect(),
+        annotations: request.annotations.clone(),
+        check: match &request.check {
+            CheckKind::Signature => wit::CheckKind::Signature,
+            CheckKind::Attestation(predicate) => wit::CheckKind::Attestation(predicate.clone()),
+        },
+        tlog: match request.tlog {
+            TlogPolicy::Require => wit::TlogPolicy::Require,
+            TlogPolicy::InsecureIgnore => wit::TlogPolicy::InsecureIgnore,
+        },
+        at: request.at,
+    }
+}
+
+fn named_authority(named: &NamedAuthority) -> wit::NamedAuthority {
+    let authority = match &named.authority {
+        Authority::Key(pem) => wit::Authority::Key(pem.clone()),
+        Authority::Keyless(keyless) => wit::Authority::Keyless(wit::Keyless {
+            identities: keyless
+                .identities
+                .iter()
+                .map(|id| wit::Identity {
+                    issuer: matcher(&id.issuer),
+                    subject: matcher(&id.subject),
+                })
+                .collect(),
+            trusted_root: keyless.trusted_root.clone(),
+        }),
+    };
+    wit::NamedAuthority {
+        name: named.name.clone(),
+        authority,
+    }
+}
+
+fn matcher(matcher: &Matcher) -> wit::Matcher {
+    match matcher {
+        Matcher::Exact(s) => wit::Matcher::Exact(s.clone()),
+        Matcher::Regexp(s) => wit::Matcher::Regexp(s.clone()),
+    }
+}
+
+pub(super) fn report(report: wit::Report) -> Report {
+    Report {
+        image: report.image,
+        digest: report.digest,
+        repository: report.repository,
+        verified: report.verified,
+        reason: report.reason,
+        signatures: report
+            .signatures
+            .into_iter()
+            .map(|sig| SignatureReport {
+                source: match sig.source {
+                    wit::SignatureSource::SigLayer => "sig-layer",
+                    wit::SignatureSource::AttLayer => "att-layer",
+                    wit::SignatureSource::ReferrerBundle => "referrer-bundle",
+                },
+                digest: sig.digest,
+                verified: sig.verified,
+                authority: sig.authority,
+                reason: sig.reason,
+                checks: sig
+                    .checks
+                    .into_iter()
+                    .map(|check| Check {
+                        name: check.name,
+                        outcome: match check.outcome {
+                            wit::Outcome::Pass => "pass",
+                            wit::Outcome::Fail => "fail",
+                            wit::Outcome::Skip => "skip",
+                        },
+                        detail: check.detail,
+                    })
+                    .collect(),
+                payload: sig.payload,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn denial(denial: wit::Denial) -> Denial {
+    Denial {
+        reason: denial.reason,
+        message: denial.message,
+    }
+}
+
+pub(super) fn kinds(kinds: wit_types::MaterialKinds) -> fetch::Kinds {
+    fetch::Kinds {
+        signatures: kinds.contains(wit_types::MaterialKinds::SIGNATURES),
+        attestations: kinds.contains(wit_types::MaterialKinds::ATTESTATIONS),
+        bundles: kinds.contains(wit_types::MaterialKinds::BUNDLES),
+    }
+}
+
+pub(super) fn resolved(resolved: fetch::Resolved) -> wit_types::ResolvedImage {
+    wit_types::ResolvedImage {
+        repository: resolved.repository,
+        digest: resolved.digest,
+        media_type: resolved.media_type,
+    }
+}
+
+pub(super) fn material(material: fetch::Material) -> wit_types::SignatureMaterial {
+    let layer = |layer: fetch::Layer| wit_types::Layer {
+        media_type: layer.media_type,
+        digest: layer.digest,
+        annotations: layer.annotations.into_iter().collect(),
+        payload: layer.payload,
+    };
+    wit_types::SignatureMaterial {
+        signatures: material.signatures.into_iter().map(layer).collect(),
+        attestations: material.attestations.into_iter().map(layer).collect(),
+        bundles: material
+            .bundles
+            .into_iter()
+            .map(|b| wit_types::AttachedBundle {
+                manifest_digest: b.manifest_digest,
+                media_type: b.media_type,
+                digest: b.digest,
+                bundle: b.bundle,
+            })
+            .collect(),
+        discovery: match material.discovery {
+            fetch::Discovery::None => wit_types::ReferrersDiscovery::None,
+            fetch::Discovery::ReferrersApi => wit_types::ReferrersDiscovery::ReferrersApi,
+            fetch::Discovery::ReferrersTag => wit_types::ReferrersDiscovery::ReferrersTag,
+            fetch::Discovery::Layout => wit_types::ReferrersDiscovery::Layout,
+        },
+    }
+}
+
+pub(super) fn fetch_error(err: FetchError) -> wit_types::FetchError {
+    use wit_types::FetchError as W;
+    match err {
+        FetchError::NotFound(m) => W::NotFound(m),
+        FetchError::Denied(m) => W::Denied(m),
+        FetchError::TooLarge(m) => W::TooLarge(m),
+        FetchError::Invalid(m) => W::Invalid(m),
+        FetchError::Unavailable(m) => W::Unavailable(m),
+        FetchError::Unsupported(m) => W::Unsupported(m),
+    }
+}

@@ -1,0 +1,327 @@
+//! The wasmtime embedding: compiles the `sigward-policy` component once, pre-links it once,
+//! and runs each call in a fresh `Store` under a memory cap and an epoch deadline.
+//!
+//! Two failures stay apart. What the guest should see ("not found", "registry unavailable")
+//! goes back through the WIT `result` of the `fetcher` import. A trap, an exceeded limit or a
+//! host fault ends the call with a [`RuntimeError`], which callers turn into "not verified,
+//! because ..." and carry on: one bad call never takes the host down.
+//!
+//! The guest gets WASI's cli/io interfaces (std's baseline imports) with an empty context: no
+//! arguments, environment, files, sockets or clocks worth the name. Compiled code is cached on
+//! disk by wasmtime's cache (`$SIGWARD_CACHE_DIR`, else `$XDG_CACHE_HOME/sigward`, else
+//! `~/.cache/sigward`), so a process pays the ~200 ms compile once per component build.
+
+mod bindings;
+mod convert;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sigward_policy::fetch::Fetch;
+use sigward_policy::image::VerifyRequest;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use report::{Check, Denial, Report, SignatureReport};
+
+use bindings::{Policy, PolicyPre};
+
+/// The component built for every engine (no post-MVP proposals).
+const EMBEDDED_PORTABLE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_PORTABLE"));
+/// The component built with the wide-arithmetic proposal (faster big-integer crypto).
+const EMBEDDED_WIDE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_WIDE"));
+
+/// How long one epoch tick lasts; deadlines are counted in ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Which component to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentSource {
+    /// The wide-arithmetic build embedded in this binary (the default).
+    EmbeddedWide,
+    /// The portable build embedded in this binary.
+    EmbeddedPortable,
+    /// A `.wasm` component file.
+    File(PathBuf),
+}
+
+/// Resource limits for one call into the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest linear memory the guest may grow to.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one call, host fetches included.
+    pub deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a call into the component did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The binary was built without its component and no file was given.
+    #[error(
+        "this sigward was built without its component: run `make components`, or pass --component FILE"
+    )]
+    NotEmbedded,
+    /// The component file could not be read.
+    #[error("reading component {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// wasmtime refused the component (not a component, wrong world, compile failure).
+    #[error("loading component: {0:#}")]
+    Load(wasmtime::Error),
+    /// The guest ran past its deadline.
+    #[error("the verifier ran past its {0:?} deadline")]
+    Deadline(Duration),
+    /// The guest trapped (a panic, a memory limit, an out-of-bounds access).
+    #[error("the verifier trapped: {0:#}")]
+    Trap(wasmtime::Error),
+}
+
+/// A compiled, pre-linked component ready for calls.
+pub struct Runtime {
+    engine: Engine,
+    component: Component,
+    pre: PolicyPre<HostState>,
+    limits: Limits,
+    _ticker: mpsc::Sender<()>,
+}
+
+impl Runtime {
+    /// Compiles (or loads from the cache) and links the component.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::NotEmbedded`], [`RuntimeError::Read`] or [`RuntimeError::Load`].
+    pub fn new(source: &ComponentSource, limits: Limits) -> Result<Self, RuntimeError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true).wasm_wide_arithmetic(true);
+        if let Some(cache) = cache() {
+            config.cache(Some(cache));
+        }
+        let engine = Engine::new(&config).map_err(RuntimeError::Load)?;
+        let component = match source {
+            ComponentSource::EmbeddedWide => embedded(&engine, EMBEDDED_WIDE)?,
+            ComponentSource::EmbeddedPortable => embedded(&engine, EMBEDDED_PORTABLE)?,
+            ComponentSource::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Component::new(&engine, bytes).map_err(RuntimeError::Load)?
+            }
+        };
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(RuntimeError::Load)?;
+        Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(RuntimeError::Load)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(RuntimeError::Load)?;
+        let pre = PolicyPre::new(pre).map_err(RuntimeError::Load)?;
+        Ok(Self {
+            _ticker: ticker(&engine),
+            engine,
+            component,
+            pre,
+            limits,
+        })
+    }
+
+    /// The names of the component's imports (interfaces), for auditing what it may call.
+    pub fn imports(&self) -> Vec<String> {
+        self.component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+
+    /// Verifies one image in a fresh instance, fetching through `source`.
+    ///
+    /// The inner `Result` is the component's answer: a report, or a denial when the request
+    /// could not be decided.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::Deadline`] or [`RuntimeError::Trap`] when the guest gave no answer.
+    pub fn verify_image(
+        &self,
+        request: &VerifyRequest,
+        source: Box<dyn Fetch + Send>,
+    ) -> Result<Result<Report, Denial>, RuntimeError> {
+        let request = convert::verify_request(request);
+        self.call(source, |policy, store| {
+            policy
+                .sigward_policy_verifier()
+                .call_verify_image(store, &request)
+        })
+        .map(|answer| answer.map(convert::report).map_err(convert::denial))
+    }
+
+    fn call<R>(
+        &self,
+        source: Box<dyn Fetch + Send>,
+        f: impl FnOnce(&Policy, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, RuntimeError> {
+        let state = HostState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            source,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let ticks = self
+            .limits
+            .deadline
+            .as_millis()
+            .div_ceil(TICK.as_millis())
+            .max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+        let outcome = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|policy| f(&policy, &mut store));
+        outcome.map_err(|err| match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => RuntimeError::Deadline(self.limits.deadline),
+            _ => RuntimeError::Trap(err),
+        })
+    }
+}
+
+fn embedded(engine: &Engine, bytes: &[u8]) -> Result<Component, RuntimeError> {
+    if bytes.is_empty() {
+        return Err(RuntimeError::NotEmbedded);
+    }
+    Component::new(engine, bytes).map_err(RuntimeError::Load)
+}
+
+/// wasmtime's on-disk compilation cache in sigward's own directory, when one can be made.
+fn cache() -> Option<wasmtime::Cache> {
+    let dir = cache_dir()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    restrict_to_owner(&dir);
+    let mut config = wasmtime::CacheConfig::new();
+    config.with_directory(dir);
+    match wasmtime::Cache::new(config) {
+        Ok(cache) => Some(cache),
+        Err(err) => {
+            tracing::warn!("compilation cache disabled: {err:#}");
+            None
+        }
+    }
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("SIGWARD_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("sigward")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache/sigward")))
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    // Compiled code is loaded from here: nobody else may write it.
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_: &Path) {}
+
+/// Advances the engine's epoch every [`TICK`] until the returned sender is dropped.
+fn ticker(engine: &Engine) -> mpsc::Sender<()> {
+    let (stop, ticks) = mpsc::channel::<()>();
+    let engine = engine.clone();
+    std::thread::spawn(move || {
+        while let Err(mpsc::RecvTimeoutError::Timeout) = ticks.recv_timeout(TICK) {
+            engine.increment_epoch();
+        }
+    });
+    stop
+}
+
+/// Per-call state: an empty WASI context, limits, and where imports fetch from.
+struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    source: Box<dyn Fetch + Send>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl bindings::sigward::policy::types::Host for HostState {}
+
+impl bindings::sigward::policy::fetcher::Host for HostState {
+    fn resolve(
+        &mut self,
+        image: String,
+    ) -> Result<
+        bindings::sigward::policy::types::ResolvedImage,
+        bindings::sigward::policy::types::FetchError,
+    > {
+        self.source
+            .resolve(&image)
+            .map(convert::resolved)
+            .map_err(convert::fetch_error)
+    }
+
+    fn attached(
+        &mut self,
+        image: String,
+        digest: String,
+        kinds: bindings::sigward::policy::types::MaterialKinds,
+    ) -> Result<
+        bindings::sigward::policy::types::SignatureMaterial,
+        bindings::sigward::policy::types::FetchError,
+    > {
+        self.source
+            .attached(&image, &digest, convert::kinds(kinds))
+            .map(convert::material)
+            .map_err(convert::fetch_error)
+    }
+
+    fn trusted_root(
+        &mut self,
+        name: String,
+    ) -> Result<Vec<u8>, bindings::sigward::policy::types::FetchError> {
+        self.source
+            .trusted_root(&name)
+            .map_err(convert::fetch_error)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! Reports as the host shows them (`--output json`, logs, admission messages): plain data
+//! converted from the component's WIT records.
+
+use serde::Serialize;
+
+/// The result of verifying one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The image as requested.
+    pub image: String,
+    /// The digest that was verified.
+    pub digest: String,
+    /// The repository, when the source has one.
+    pub repository: Option<String>,
+    /// True when at least one signature satisfied the request.
+    pub verified: bool,
+    /// The reason code when not verified.
+    pub reason: Option<String>,
+    /// Every signature found.
+    pub signatures: Vec<SignatureReport>,
+}
+
+/// What was found about one signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureReport {
+    /// `sig-layer`, `att-layer` or `referrer-bundle`.
+    pub source: &'static str,
+    /// The layer digest.
+    pub digest: String,
+    /// Whether it satisfied the request.
+    pub verified: bool,
+    /// The authority that verified it.
+    pub authority: Option<String>,
+    /// The reason code when it did not verify.
+    pub reason: Option<String>,
+    /// The checks in order.
+    pub checks: Vec<Check>,
+    /// The verified payload.
+    pub payload: Option<String>,
+}
+
+/// One check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Stable name.
+    pub name: String,
+    /// `pass`, `fail` or `skip`.
+    pub outcome: &'static str,
+    /// Detail.
+    pub detail: String,
+}
+
+/// Why a request could not be decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct Denial {
+    /// Stable reason code.
+    pub reason: String,
+    /// Detail.
+    pub message: String,
+}
+
+impl Report {
+    /// Converts a report of the native core (for in-process comparisons and benches).
+    pub fn from_core(report: &sigward_policy::verdict::Report) -> Self {
+        use sigward_policy::verdict::{Outcome, Source};
+        Self {
+            image: report.image.clone(),
+            digest: report.digest.clone(),
+            repository: report.repository.clone(),
+            verified: report.verified(),
+            reason: report.reason().map(|r| r.code().to_owned()),
+            signatures: report
+                .signatures
+                .iter()
+                .map(|sig| SignatureReport {
+                    source: match sig.source {
+                        Source::SigLayer => "sig-layer",
+                        Source::AttLayer => "att-layer",
+                        Source::ReferrerBundle => "referrer-bundle",
+                    },
+                    digest: sig.digest.clone(),
+                    verified: sig.verified(),
+                    authority: sig.authority.clone(),
+                    reason: sig.reason.map(|r| r.code().to_owned()),
+                    checks: sig
+                        .checks
+                        .iter()
+                        .map(|check| Check {
+                            name: check.name.to_owned(),
+                            outcome: match check.outcome {
+                                Outcome::Pass => "pass",
+                                Outcome::Fail => "fail",
+                                Outcome::Skip => "skip",
+                            },
+                            detail: check.detail.clone(),
+                        })
+                        .collect(),
+                    payload: sig.payload.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&sigward_policy::Error> for Denial {
+    fn from(err: &sigward_policy::Error) -> Self {
+        Self {
+            reason: err.reason().code().to_owned(),
+            message: err.to_string(),
+        }
+    }
+}

@@ -1,0 +1,232 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sigward_policy::authority::{Authority, NamedAuthority};
+use sigward_policy::digest::Digest;
+use sigward_policy::fetch::{FetchError, Kinds, Layer, Material, Resolved};
+use sigward_policy::image::{CheckKind, SIGNATURE_ANNOTATION, TlogPolicy};
+
+use super::*;
+
+const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+fn cases() -> PathBuf {
+    [
+        env!("CARGO_MANIFEST_DIR"),
+        "../policy-wasm/tests/data/image",
+    ]
+    .iter()
+    .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// Serves one image whose `.sig` holds the given layers; optionally slow or oversized.
+#[derive(Clone)]
+struct Memory {
+    layers: Vec<Layer>,
+    delay: Duration,
+}
+
+impl Fetch for Memory {
+    fn resolve(&mut self, _: &str) -> Result<Resolved, FetchError> {
+        std::thread::sleep(self.delay);
+        Ok(Resolved {
+            repository: Some("registry.test/team/app".to_owned()),
+            digest: DIGEST.to_owned(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        })
+    }
+    fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
+        Ok(Material {
+            signatures: self.layers.clone(),
+            ..Material::default()
+        })
+    }
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+        Err(FetchError::NotFound(name.to_owned()))
+    }
+}
+
+fn layer(case: &Path) -> Layer {
+    let payload = std::fs::read(case.join("payload")).unwrap();
+    Layer {
+        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        digest: Digest::of(&payload).to_string(),
+        annotations: BTreeMap::from([(
+            SIGNATURE_ANNOTATION.to_owned(),
+            read(&case.join("signature")),
+        )]),
+        payload,
+    }
+}
+
+fn request(case: &Path) -> VerifyRequest {
+    let key = if case.join("use-other-key").exists() {
+        "other.pub"
+    } else {
+        "key.pub"
+    };
+    VerifyRequest {
+        image: "registry.test/team/app:v1".to_owned(),
+        authorities: vec![NamedAuthority {
+            name: key.to_owned(),
+            authority: Authority::Key(read(&cases().join(key))),
+        }],
+        annotations: std::fs::read_to_string(case.join("annotations"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect(),
+        check: CheckKind::Signature,
+        tlog: TlogPolicy::InsecureIgnore,
+        at: 1_700_000_000,
+    }
+}
+
+fn runtime(source: &ComponentSource, limits: Limits) -> Runtime {
+    Runtime::new(source, limits).expect("component loads (run `make components` first)")
+}
+
+#[test]
+fn imports_only_the_fetcher_and_wasi_cli_io() {
+    for source in [
+        ComponentSource::EmbeddedWide,
+        ComponentSource::EmbeddedPortable,
+    ] {
+        let imports = runtime(&source, Limits::default()).imports();
+        assert!(
+            imports.iter().any(|i| i == "sigward:policy/fetcher@0.1.0"),
+            "{imports:?}"
+        );
+        let unexpected: Vec<_> = imports
+            .iter()
+            .filter(|name| {
+                !(name.starts_with("sigward:policy/")
+                    || name.starts_with("wasi:cli/")
+                    || name.starts_with("wasi:io/"))
+            })
+            .collect();
+        assert!(
+            unexpected.is_empty(),
+            "component imports more than allowed: {unexpected:?}"
+        );
+    }
+}
+
+#[test]
+fn component_and_native_core_agree_on_every_case() {
+    let wide = runtime(&ComponentSource::EmbeddedWide, Limits::default());
+    let portable = runtime(&ComponentSource::EmbeddedPortable, Limits::default());
+    let mut seen = 0;
+    for entry in std::fs::read_dir(cases()).unwrap() {
+        let case = entry.unwrap().path();
+        if !case.is_dir() {
+            continue;
+        }
+        seen += 1;
+        let source = Memory {
+            layers: vec![layer(&case)],
+            delay: Duration::ZERO,
+        };
+        let request = request(&case);
+        let native = sigward_policy::verify_image(&request, &mut source.clone()).unwrap();
+        let native = Report::from_core(&native);
+        for runtime in [&wide, &portable] {
+            let report = runtime
+                .verify_image(&request, Box::new(source.clone()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(report, native, "{}", case.display());
+        }
+        let expect = read(&case.join("expect"));
+        assert_eq!(
+            native.reason.as_deref().unwrap_or("verified"),
+            expect.trim()
+        );
+    }
+    assert!(seen >= 10);
+}
+
+#[test]
+fn denials_cross_the_boundary() {
+    let runtime = runtime(&ComponentSource::EmbeddedWide, Limits::default());
+    let mut request = request(&cases().join("cosign-tagless"));
+    request.authorities[0].authority =
+        Authority::Key("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n".to_owned());
+    let source = Memory {
+        layers: vec![],
+        delay: Duration::ZERO,
+    };
+    let denial = runtime
+        .verify_image(&request, Box::new(source))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(denial.reason, "invalid-key");
+}
+
+#[test]
+fn memory_limit_traps_and_the_runtime_keeps_serving() {
+    let limits = Limits {
+        memory_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let runtime = runtime(&ComponentSource::EmbeddedWide, limits);
+    let case = cases().join("cosign-tagless");
+    let mut huge = layer(&case);
+    huge.payload = vec![b'x'; 16 << 20];
+    let oversized = Memory {
+        layers: vec![huge],
+        delay: Duration::ZERO,
+    };
+    let err = runtime
+        .verify_image(&request(&case), Box::new(oversized))
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::Trap(_)), "{err}");
+
+    let fine = Memory {
+        layers: vec![layer(&case)],
+        delay: Duration::ZERO,
+    };
+    let report = runtime
+        .verify_image(&request(&case), Box::new(fine))
+        .unwrap()
+        .unwrap();
+    assert!(report.verified);
+}
+
+#[test]
+fn deadline_interrupts_the_guest() {
+    let limits = Limits {
+        deadline: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let runtime = runtime(&ComponentSource::EmbeddedWide, limits);
+    let case = cases().join("cosign-tagless");
+    let slow = Memory {
+        layers: vec![layer(&case)],
+        delay: Duration::from_millis(200),
+    };
+    let err = runtime
+        .verify_image(&request(&case), Box::new(slow))
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::Deadline(_)), "{err}");
+}
+
+#[test]
+fn refuses_files_that_are_not_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.wasm");
+    std::fs::write(&path, b"\0asm garbage").unwrap();
+    let err = Runtime::new(&ComponentSource::File(path), Limits::default())
+        .err()
+        .unwrap();
+    assert!(matches!(err, RuntimeError::Load(_)), "{err}");
+    let missing = Runtime::new(
+        &ComponentSource::File(dir.path().join("nope")),
+        Limits::default(),
+    );
+    assert!(matches!(missing.err().unwrap(), RuntimeError::Read { .. }));
+}

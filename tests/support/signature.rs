@@ -1,0 +1,123 @@
+//! A cosign `.sig` manifest (`sha256-<hex>.sig`, one simple-signing layer per signature) read
+//! from the registry, changed the way an attacker with push access would, and written back.
+
+use serde_json::Value;
+
+use super::image::{Image, sig_tag};
+use super::registry::Registry;
+
+/// The annotation that carries a layer's base64 signature.
+pub(crate) const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+/// The `.sig` manifest of one image, as JSON, with the registry it lives in.
+pub(crate) struct SigManifest<'r> {
+    registry: &'r Registry,
+    repo: String,
+    manifest: Value,
+}
+
+impl<'r> SigManifest<'r> {
+    /// Reads the `.sig` manifest of `image`; panics if there is none.
+    pub(crate) fn fetch(registry: &'r Registry, image: &Image) -> SigManifest<'r> {
+        let (bytes, _) = registry.manifest(&image.repo, &image.sig_tag());
+        let manifest = serde_json::from_slice(&bytes).expect(".sig manifest is JSON");
+        SigManifest {
+            registry,
+            repo: image.repo.clone(),
+            manifest,
+        }
+    }
+
+    /// How many signature layers it has.
+    pub(crate) fn layer_count(&self) -> usize {
+        self.layers().len()
+    }
+
+    /// The payload (simple-signing JSON) of layer `index`, fetched by its descriptor digest.
+    pub(crate) fn payload(&self, index: usize) -> Vec<u8> {
+        self.registry.blob(&self.repo, &self.layer_digest(index))
+    }
+
+    /// The descriptor digest of layer `index`.
+    pub(crate) fn layer_digest(&self, index: usize) -> String {
+        self.layers()[index]["digest"]
+            .as_str()
+            .expect("layer digest")
+            .to_owned()
+    }
+
+    /// The base64 signature of layer `index`.
+    pub(crate) fn signature(&self, index: usize) -> String {
+        self.layers()[index]["annotations"][SIGNATURE_ANNOTATION]
+            .as_str()
+            .expect("signature annotation")
+            .to_owned()
+    }
+
+    /// Sets an annotation on layer `index`.
+    pub(crate) fn set_annotation(&mut self, index: usize, key: &str, value: &str) {
+        self.layer_mut(index)["annotations"][key] = Value::String(value.to_owned());
+    }
+
+    /// Removes an annotation from layer `index`.
+    pub(crate) fn remove_annotation(&mut self, index: usize, key: &str) {
+        let annotations = self.layer_mut(index)["annotations"]
+            .as_object_mut()
+            .expect("annotations object");
+        assert!(annotations.remove(key).is_some(), "no annotation {key}");
+    }
+
+    /// Uploads `payload` as a new blob and points layer `index` (and the config's diff_ids, as
+    /// cosign writes them) at it, so every descriptor digest matches its blob again.
+    pub(crate) fn replace_payload(&mut self, index: usize, payload: &[u8]) {
+        let digest = self.registry.put_blob(&self.repo, payload);
+        let layer = self.layer_mut(index);
+        layer["digest"] = Value::String(digest.clone());
+        layer["size"] = Value::from(payload.len());
+
+        let config_digest = self.manifest["config"]["digest"]
+            .as_str()
+            .expect("config digest")
+            .to_owned();
+        let mut config: Value =
+            serde_json::from_slice(&self.registry.blob(&self.repo, &config_digest))
+                .expect("config JSON");
+        if let Some(diff_ids) = config["rootfs"]["diff_ids"].as_array_mut()
+            && let Some(slot) = diff_ids.get_mut(index)
+        {
+            *slot = Value::String(digest);
+        }
+        let config = serde_json::to_vec(&config).expect("config JSON");
+        let config_digest = self.registry.put_blob(&self.repo, &config);
+        self.manifest["config"]["digest"] = Value::String(config_digest);
+        self.manifest["config"]["size"] = Value::from(config.len());
+    }
+
+    /// Writes the manifest back as the `.sig` of `image`: its own image, or another one to
+    /// replay the signatures there. For an image in another repository the config and layer
+    /// blobs are copied there first, as `cosign copy` would.
+    pub(crate) fn push_for(&self, image: &Image) {
+        if image.repo != self.repo {
+            let config = self.manifest["config"]["digest"]
+                .as_str()
+                .expect("config digest");
+            let mut digests = vec![config.to_owned()];
+            digests.extend((0..self.layer_count()).map(|i| self.layer_digest(i)));
+            for digest in digests {
+                let blob = self.registry.blob(&self.repo, &digest);
+                self.registry.put_blob(&image.repo, &blob);
+            }
+        }
+        let bytes = serde_json::to_vec(&self.manifest).expect("manifest JSON");
+        self.registry
+            .put_manifest(&image.repo, &sig_tag(&image.digest), &bytes);
+    }
+
+    fn layers(&self) -> &Vec<Value> {
+        self.manifest["layers"].as_array().expect("layers array")
+    }
+
+    fn layer_mut(&mut self, index: usize) -> &mut Value {
+        &mut self.manifest["layers"][index]
+    }
+}
