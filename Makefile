@@ -23,7 +23,7 @@ export SIGWARD_COSIGN ?= $(TOOLS_DIR)/cosign
 export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
 export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
-.PHONY: tools bench-tools components build test fmt lint demo demo-data
+.PHONY: tools bench-tools components build test fmt lint demo demo-data bench
 
 ## tools: what `make test` needs on a fresh Debian 12 machine (idempotent, no-op when present).
 tools:
@@ -74,3 +74,13 @@ demo: build
 ## demo-data: regenerate host/demo (new key pair, image, signature); see host/demo/README.md.
 demo-data: tools
 	tests/tools/make-demo.sh host/demo
+
+## bench: measure (see BENCHMARKS.md for the method); rewrites BENCHMARKS.md.
+bench: tools bench-tools build
+	$(CARGO) bench -p sigward --bench component > $(TARGET_DIR)/bench-component.md
+	host/benches/cli.sh > $(TARGET_DIR)/bench-cli.md
+	{ sed -n '1,/^<!-- results -->$$/p' BENCHMARKS.md; \
+	  echo; echo "Measured $$(date -u +%Y-%m-%d) on $$(nproc) cores, $$(rustc --version)."; echo; \
+	  echo "| what | time | ratio |"; echo "| --- | --- | --- |"; \
+	  grep '^|' $(TARGET_DIR)/bench-component.md; cat $(TARGET_DIR)/bench-cli.md; } > $(TARGET_DIR)/BENCHMARKS.md
+	mv $(TARGET_DIR)/BENCHMARKS.md BENCHMARKS.md

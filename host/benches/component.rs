@@ -1,0 +1,175 @@
+//! `make bench`, part (a) and (c): one keyed verification in the component vs the native
+//! core, in process, and the component's size, compile, cache-load and instantiation times.
+//!
+//! A plain harness (median of many runs, after warm-up) that prints Markdown rows; the Makefile
+//! puts them into BENCHMARKS.md. Input: the P-256 case `cosign-tagless` of
+//! `policy-wasm/tests/data/image`, served from memory so no I/O is timed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sigward::runtime::{ComponentSource, Limits, Runtime};
+use sigward_policy::authority::{Authority, NamedAuthority};
+use sigward_policy::digest::Digest;
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Layer, Material, Resolved};
+use sigward_policy::image::{CheckKind, SIGNATURE_ANNOTATION, TlogPolicy, VerifyRequest};
+
+const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+#[derive(Clone)]
+struct Memory(Vec<Layer>);
+
+impl Fetch for Memory {
+    fn resolve(&mut self, _: &str) -> Result<Resolved, FetchError> {
+        Ok(Resolved {
+            repository: Some("registry.test/team/app".to_owned()),
+            digest: DIGEST.to_owned(),
+            media_type: String::new(),
+        })
+    }
+    fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
+        Ok(Material {
+            signatures: self.0.clone(),
+            ..Material::default()
+        })
+    }
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+        Err(FetchError::NotFound(name.to_owned()))
+    }
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn time(iterations: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..iterations / 10 + 1 {
+        f();
+    }
+    median(
+        (0..iterations)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn main() {
+    let data: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "../policy-wasm/tests/data/image",
+    ]
+    .iter()
+    .collect();
+    let case = data.join("cosign-tagless");
+    let payload = std::fs::read(case.join("payload")).unwrap();
+    let layer = Layer {
+        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        digest: Digest::of(&payload).to_string(),
+        annotations: BTreeMap::from([(
+            SIGNATURE_ANNOTATION.to_owned(),
+            std::fs::read_to_string(case.join("signature")).unwrap(),
+        )]),
+        payload,
+    };
+    let source = Memory(vec![layer]);
+    let request = VerifyRequest {
+        image: "registry.test/team/app:v1".to_owned(),
+        authorities: vec![NamedAuthority {
+            name: "key.pub".to_owned(),
+            authority: Authority::Key(std::fs::read_to_string(data.join("key.pub")).unwrap()),
+        }],
+        annotations: vec![],
+        check: CheckKind::Signature,
+        tlog: TlogPolicy::InsecureIgnore,
+        at: 1_700_000_000,
+    };
+    let empty = VerifyRequest {
+        authorities: vec![],
+        ..request.clone()
+    };
+
+    // A fresh cache directory: the first load compiles, the second hits the cache.
+    let cache = tempfile::tempdir().unwrap();
+    // SAFETY of set_var: single-threaded here, before any runtime or thread exists.
+    #[allow(unsafe_code, reason = "set_var before any thread is started")]
+    unsafe {
+        std::env::set_var("SIGWARD_CACHE_DIR", cache.path());
+    }
+
+    const N: usize = 2000;
+    let native = time(N, || {
+        let report = sigward_policy::verify_image(&request, &mut source.clone()).unwrap();
+        assert!(report.verified());
+    });
+    println!(
+        "| keyed P-256 verification, native core | {} | |",
+        micros(native)
+    );
+
+    for (name, component, file) in [
+        (
+            "wide-arithmetic",
+            ComponentSource::EmbeddedWide,
+            "sigward-policy-wide.wasm",
+        ),
+        (
+            "portable",
+            ComponentSource::EmbeddedPortable,
+            "sigward-policy.wasm",
+        ),
+    ] {
+        let start = Instant::now();
+        let runtime = Runtime::new(&component, Limits::default()).unwrap();
+        let cold = start.elapsed();
+        drop(runtime);
+        let start = Instant::now();
+        let runtime = Runtime::new(&component, Limits::default()).unwrap();
+        let cached = start.elapsed();
+        let verify = time(N, || {
+            let report = runtime
+                .verify_image(&request, Box::new(source.clone()))
+                .unwrap()
+                .unwrap();
+            assert!(report.verified);
+        });
+        let instantiate = time(N, || {
+            let denial = runtime
+                .verify_image(&empty, Box::new(source.clone()))
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(denial.reason, "invalid-request");
+        });
+        let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "../target/components", file]
+            .iter()
+            .collect();
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let ratio = verify.as_secs_f64() / native.as_secs_f64();
+        println!(
+            "| keyed P-256 verification, component ({name}), fresh instance per call | {} | {ratio:.2}× native |",
+            micros(verify)
+        );
+        println!(
+            "| instantiate + trivial call ({name}) | {} | |",
+            micros(instantiate)
+        );
+        println!(
+            "| load component ({name}): compile, no cache | {:.1} ms | |",
+            cold.as_secs_f64() * 1e3
+        );
+        println!(
+            "| load component ({name}): from wasmtime's cache | {:.1} ms | |",
+            cached.as_secs_f64() * 1e3
+        );
+        println!("| component size ({name}) | {} KiB | |", size / 1024);
+    }
+}
