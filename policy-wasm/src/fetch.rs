@@ -76,6 +76,15 @@ pub struct Kinds {
     pub bundles: bool,
 }
 
+impl Kinds {
+    /// Every kind.
+    pub const ALL: Self = Self {
+        signatures: true,
+        attestations: true,
+        bundles: true,
+    };
+}
+
 /// One layer of a `.sig` or `.att` manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {

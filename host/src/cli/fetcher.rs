@@ -1,73 +1,105 @@
 //! Bridges the registry client (async) to the verifier's synchronous [`Fetch`] trait, which
 //! the component's `fetcher` imports call into.
+//!
+//! A CLI run knows what the verifier will ask first, so it starts fetching (tag → digest, then
+//! the `.sig` layers) while the component is still loading; the verifier's calls then pick up
+//! those answers. They are the same calls' results, so nothing is skipped: the verifier checks
+//! them as it checks any other.
 
 use std::sync::Arc;
 
-use sigward_policy::fetch::{self, Fetch, FetchError};
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
-use crate::registry::{self, RegistryError, Sources};
+use crate::registry::{RegistryError, Sources};
+
+/// What a prefetch found: the resolution, then the signatures of the digest it resolved to.
+type Prefetched = (
+    Result<Resolved, RegistryError>,
+    Option<Result<Material, RegistryError>>,
+);
+
+/// Signatures only: what image verification asks for first.
+const SIGNATURES: Kinds = Kinds {
+    signatures: true,
+    attestations: false,
+    bundles: false,
+};
 
 /// Fetches through [`Sources`], blocking the calling (non-async) thread on `handle`.
 pub(crate) struct RegistryFetch {
-    pub(crate) sources: Arc<Sources>,
-    pub(crate) handle: Handle,
+    sources: Arc<Sources>,
+    handle: Handle,
+    /// The image being prefetched and the task doing it.
+    prefetch: Option<(String, JoinHandle<Prefetched>)>,
+    /// Signatures a finished prefetch found: image, digest, result.
+    material: Option<(String, String, Result<Material, RegistryError>)>,
+}
+
+impl RegistryFetch {
+    /// A fetcher that starts resolving `image` and listing its signatures right away.
+    pub(crate) fn prefetching(sources: Arc<Sources>, handle: Handle, image: &str) -> Self {
+        let task = {
+            let (sources, image) = (Arc::clone(&sources), image.to_owned());
+            handle.spawn(async move {
+                let resolved = sources.resolve(&image).await;
+                let material = match &resolved {
+                    Ok(resolved) => {
+                        Some(sources.attached(&image, &resolved.digest, SIGNATURES).await)
+                    }
+                    Err(_) => None,
+                };
+                (resolved, material)
+            })
+        };
+        Self {
+            sources,
+            handle,
+            prefetch: Some((image.to_owned(), task)),
+            material: None,
+        }
+    }
+
+    /// The prefetched resolution of `image`, if a prefetch was started for it.
+    fn prefetched(&mut self, image: &str) -> Option<Result<Resolved, RegistryError>> {
+        let (_, task) = self
+            .prefetch
+            .take_if(|(prefetched, _)| prefetched == image)?;
+        let (resolved, material) = self.handle.block_on(task).ok()?;
+        if let (Ok(resolved), Some(material)) = (&resolved, material) {
+            self.material = Some((image.to_owned(), resolved.digest.clone(), material));
+        }
+        Some(resolved)
+    }
 }
 
 impl Fetch for RegistryFetch {
-    fn resolve(&mut self, image: &str) -> Result<fetch::Resolved, FetchError> {
-        let resolved = self
-            .handle
-            .block_on(self.sources.resolve(image))
-            .map_err(fetch_error)?;
-        Ok(fetch::Resolved {
-            repository: resolved.repository,
-            digest: resolved.digest,
-            media_type: resolved.media_type,
-        })
+    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+        match self.prefetched(image) {
+            Some(resolved) => resolved,
+            None => self.handle.block_on(self.sources.resolve(image)),
+        }
+        .map_err(fetch_error)
     }
 
     fn attached(
         &mut self,
         image: &str,
         digest: &str,
-        kinds: fetch::Kinds,
-    ) -> Result<fetch::Material, FetchError> {
-        let kinds = registry::Kinds {
-            signatures: kinds.signatures,
-            attestations: kinds.attestations,
-            bundles: kinds.bundles,
-        };
-        let material = self
-            .handle
-            .block_on(self.sources.attached(image, digest, kinds))
-            .map_err(fetch_error)?;
-        let layer = |layer: registry::Layer| fetch::Layer {
-            media_type: layer.media_type,
-            digest: layer.digest,
-            annotations: layer.annotations,
-            payload: layer.payload,
-        };
-        Ok(fetch::Material {
-            signatures: material.signatures.into_iter().map(layer).collect(),
-            attestations: material.attestations.into_iter().map(layer).collect(),
-            bundles: material
-                .bundles
-                .into_iter()
-                .map(|b| fetch::AttachedBundle {
-                    manifest_digest: b.manifest_digest,
-                    media_type: b.media_type,
-                    digest: b.digest,
-                    bundle: b.bundle,
-                })
-                .collect(),
-            discovery: match material.discovery {
-                registry::Discovery::None => fetch::Discovery::None,
-                registry::Discovery::ReferrersApi => fetch::Discovery::ReferrersApi,
-                registry::Discovery::ReferrersTag => fetch::Discovery::ReferrersTag,
-                registry::Discovery::Layout => fetch::Discovery::Layout,
-            },
-        })
+        kinds: Kinds,
+    ) -> Result<Material, FetchError> {
+        let prefetched = self
+            .material
+            .take_if(|(i, d, _)| i == image && d == digest && kinds == SIGNATURES)
+            .map(|(_, _, material)| material);
+        match prefetched {
+            Some(material) => material,
+            None => self
+                .handle
+                .block_on(self.sources.attached(image, digest, kinds)),
+        }
+        .map_err(fetch_error)
     }
 
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {

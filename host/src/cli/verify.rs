@@ -94,14 +94,13 @@ impl VerifyCommand {
         };
         let io =
             super::io_runtime().map_err(|err| Undecided::error("internal", format!("{err:#}")))?;
-        let runtime = Runtime::new(component, Limits::default())
-            .map_err(|err| Undecided::error("component-unavailable", err.to_string()))?;
         let sources = Sources::new(self.registry.options())
             .map_err(|err| Undecided::error("internal", err.to_string()))?;
-        let source = RegistryFetch {
-            sources: Arc::new(sources),
-            handle: io.handle().clone(),
-        };
+        // Fetching starts now and overlaps with loading the component.
+        let source =
+            RegistryFetch::prefetching(Arc::new(sources), io.handle().clone(), &self.image);
+        let runtime = Runtime::new(component, Limits::default())
+            .map_err(|err| Undecided::error("component-unavailable", err.to_string()))?;
         match runtime.verify_image(&request, Box::new(source)) {
             Ok(Ok(report)) => Ok(report),
             Ok(Err(denial)) => Err(Undecided {

@@ -28,8 +28,6 @@ mod remote;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 pub use auth::Credentials;
 pub use layout::write_layout_image;
 pub use limits::Limits;
@@ -62,90 +60,9 @@ pub struct Options {
     pub credentials: Credentials,
 }
 
-/// Which kinds of attached material to collect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Kinds {
-    /// cosign signatures: layers of the `sha256-<hex>.sig` manifest.
-    pub signatures: bool,
-    /// cosign attestations: layers of the `sha256-<hex>.att` manifest.
-    pub attestations: bool,
-    /// Sigstore bundles attached as OCI referrers.
-    pub bundles: bool,
-}
-
-impl Kinds {
-    /// Every kind.
-    pub const ALL: Self = Self {
-        signatures: true,
-        attestations: true,
-        bundles: true,
-    };
-}
-
-/// One layer of a `.sig` or `.att` manifest: the signed payload and its descriptor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layer {
-    /// The layer media type (`application/vnd.dev.cosign.simplesigning.v1+json` for signatures).
-    pub media_type: String,
-    /// The payload digest (`sha256:…`); the payload has been checked against it.
-    pub digest: String,
-    /// The descriptor annotations: cosign keeps the signature, certificate, chain and Rekor
-    /// bundle here.
-    pub annotations: BTreeMap<String, String>,
-    /// The payload bytes, exactly as stored.
-    pub payload: Vec<u8>,
-}
-
-/// A Sigstore bundle attached to an image as an OCI referrer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttachedBundle {
-    /// Digest of the referrer manifest holding the bundle.
-    pub manifest_digest: String,
-    /// The bundle layer's media type (`application/vnd.dev.sigstore.bundle…`).
-    pub media_type: String,
-    /// The bundle layer's digest; the bundle has been checked against it.
-    pub digest: String,
-    /// The bundle JSON, exactly as stored.
-    pub bundle: Vec<u8>,
-}
-
-/// How bundles were looked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Discovery {
-    /// Bundles were not asked for.
-    None,
-    /// The registry answered `GET /v2/<name>/referrers/<digest>`.
-    ReferrersApi,
-    /// The registry has no referrers API; the referrers tag `sha256-<hex>` was read.
-    ReferrersTag,
-    /// An image layout: the referrers tag `sha256-<hex>` in `index.json` was read.
-    Layout,
-}
-
-/// Everything attached to one image digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Material {
-    /// cosign signature layers, in manifest order.
-    pub signatures: Vec<Layer>,
-    /// cosign attestation layers, in manifest order.
-    pub attestations: Vec<Layer>,
-    /// Sigstore bundles found as referrers.
-    pub bundles: Vec<AttachedBundle>,
-    /// How bundles were looked for.
-    pub discovery: Discovery,
-}
-
-/// What a reference resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    /// The repository as go-containerregistry names it (`index.docker.io/library/nginx`);
-    /// `None` for an image layout.
-    pub repository: Option<String>,
-    /// The manifest digest (`sha256:…`), computed from the manifest bytes.
-    pub digest: String,
-    /// The manifest media type (OCI manifest or index, Docker manifest or manifest list).
-    pub media_type: String,
-}
+// The material types are the verifier's own (`sigward_policy::fetch`): the registry fills
+// them, the component's `fetcher` import hands them over unchanged.
+pub use sigward_policy::fetch::{AttachedBundle, Discovery, Kinds, Layer, Material, Resolved};
 
 /// Why fetching or storing failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! [`HttpPolicy::AllowHttp`]; everything else is HTTPS only, redirects included.
 
 use std::error::Error as _;
+use std::sync::OnceLock;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -35,16 +36,21 @@ const USER_AGENT: &str = concat!("sigward/", env!("CARGO_PKG_VERSION"));
 pub(super) struct Remote {
     limits: Limits,
     http_policy: HttpPolicy,
-    https: Transport,
-    http: Transport,
+    /// Built on first use: loading the TLS roots costs tens of milliseconds, which a run
+    /// against a loopback registry or a layout never needs.
+    https: OnceLock<Transport>,
+    http: OnceLock<Transport>,
     authorizer: Authorizer,
 }
 
 /// The clients for one scheme.
 struct Transport {
     scheme: Scheme,
-    /// oci-client, for the token exchange and uploads.
-    registry: oci_client::Client,
+    /// oci-client, for the token exchange and uploads; built when first needed, since its
+    /// TLS setup loads the system's root certificates even for plain HTTP.
+    registry: OnceLock<oci_client::Client>,
+    /// Timeouts for `registry` when it is built.
+    limits: Limits,
     /// reqwest, for capped reads.
     reader: reqwest::Client,
 }
@@ -76,13 +82,13 @@ pub(super) fn scheme_for(policy: HttpPolicy, registry: &str) -> Scheme {
 }
 
 impl Remote {
-    /// Builds the clients; fails only if the TLS stack cannot be set up.
+    /// Prepares the clients (each is built when first needed).
     pub(super) fn new(options: &Options) -> Result<Self, RegistryError> {
         Ok(Self {
             limits: options.limits,
             http_policy: options.http,
-            https: Transport::new(Scheme::Https, &options.limits)?,
-            http: Transport::new(Scheme::Http, &options.limits)?,
+            https: OnceLock::new(),
+            http: OnceLock::new(),
             authorizer: Authorizer::new(options.credentials.clone()),
         })
     }
@@ -124,7 +130,7 @@ impl Remote {
         payload: &[u8],
         signature: SignatureImage,
     ) -> Result<(), RegistryError> {
-        let transport = self.transport(image);
+        let transport = self.transport(image)?;
         let what = format!("pushing signature to {}", reference::repository_name(image));
         let timeout = self.limits.timeout;
         // Each call gets the whole timeout. This also stores the push token (and our
@@ -133,14 +139,14 @@ impl Remote {
         limits::bounded(timeout, &what, self.authorize(transport, image, push, true)).await?;
         for blob in [payload, signature.config.as_slice()] {
             let blob_digest = Digest::of(blob).to_string();
-            let exists = transport.registry.blob_exists(image, &blob_digest);
+            let exists = transport.registry()?.blob_exists(image, &blob_digest);
             let present = limits::bounded(timeout, &what, async {
                 exists.await.map_err(|e| oci_error(e, &what))
             })
             .await?;
             if !present {
                 let upload = transport
-                    .registry
+                    .registry()?
                     .push_blob(image, blob.to_vec(), &blob_digest);
                 limits::bounded(timeout, &what, async {
                     upload.await.map_err(|e| oci_error(e, &what))
@@ -151,7 +157,7 @@ impl Remote {
         let tag = with_tag(image, digest.attachment_tag(Attachment::Signatures));
         let content_type = HeaderValue::from_static(OCI_MANIFEST);
         let put = transport
-            .registry
+            .registry()?
             .push_manifest_raw(&tag, signature.manifest, content_type);
         limits::bounded(timeout, &what, async {
             put.await.map(drop).map_err(|e| oci_error(e, &what))
@@ -180,7 +186,7 @@ impl Remote {
         accept: &str,
         max: u64,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
-        let transport = self.transport(image);
+        let transport = self.transport(image)?;
         let url = format!(
             "{}://{}/v2/{}/{path}",
             transport.scheme.as_str(),
@@ -189,11 +195,15 @@ impl Remote {
         );
         let what = format!("{}/{path}", reference::repository_name(image));
         limits::bounded(self.limits.timeout, &what, async {
+            // Try what is known (anonymous at first): an open registry then costs no challenge
+            // round trip; a 401 starts the challenge and token exchange, once.
+            let (registry, repository) = (image.resolve_registry(), image.repository());
+            let mut authorization = self
+                .authorizer
+                .granted(registry, repository, RegistryOperation::Pull)
+                .unwrap_or(Authorization::Anonymous);
             let mut fresh = false;
             loop {
-                let authorization = self
-                    .authorize(transport, image, RegistryOperation::Pull, fresh)
-                    .await?;
                 let request = transport.reader.get(&url).header(ACCEPT, accept);
                 let mut response = with_authorization(request, &authorization)
                     .send()
@@ -205,6 +215,9 @@ impl Remote {
                     // An expired token: get a new one, once.
                     StatusCode::UNAUTHORIZED if !fresh => {
                         fresh = true;
+                        authorization = self
+                            .authorize(transport, image, RegistryOperation::Pull, true)
+                            .await?;
                         continue;
                     }
                     status => return Err(status_error(status.as_u16(), &what)),
@@ -247,7 +260,7 @@ impl Remote {
         }
         let login = self.authorizer.login(registry).await?;
         let token = transport
-            .registry
+            .registry()?
             .auth(image, &login, op)
             .await
             .map_err(|e| oci_error(e, &format!("authenticating to {registry}")))?;
@@ -261,11 +274,18 @@ impl Remote {
         Ok(authorization)
     }
 
-    fn transport(&self, image: &Reference) -> &Transport {
-        match scheme_for(self.http_policy, image.resolve_registry()) {
+    fn transport(&self, image: &Reference) -> Result<&Transport, RegistryError> {
+        let scheme = scheme_for(self.http_policy, image.resolve_registry());
+        let cell = match scheme {
             Scheme::Https => &self.https,
             Scheme::Http => &self.http,
+        };
+        if let Some(transport) = cell.get() {
+            return Ok(transport);
         }
+        let transport = Transport::new(scheme, &self.limits)?;
+        // Another thread may have won the race; either client is as good.
+        Ok(cell.get_or_init(|| transport))
     }
 }
 
@@ -334,10 +354,31 @@ impl Store for Repository<'_> {
 
 impl Transport {
     fn new(scheme: Scheme, limits: &Limits) -> Result<Self, RegistryError> {
-        let setup = |e: &dyn std::fmt::Display| {
-            RegistryError::Unavailable(format!("setting up the registry client: {e}"))
-        };
-        let registry = oci_client::Client::try_from(ClientConfig {
+        let mut reader = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(limits.timeout)
+            .read_timeout(limits.timeout)
+            .https_only(scheme == Scheme::Https);
+        if scheme == Scheme::Http {
+            // Never speaks TLS: skip loading the system's root certificates (tens of ms).
+            reader = reader.tls_certs_only(Vec::new());
+        }
+        let reader = reader.build().map_err(|e| setup(&e))?;
+        Ok(Self {
+            scheme,
+            registry: OnceLock::new(),
+            limits: *limits,
+            reader,
+        })
+    }
+
+    /// The oci-client client, built on first use.
+    fn registry(&self) -> Result<&oci_client::Client, RegistryError> {
+        if let Some(client) = self.registry.get() {
+            return Ok(client);
+        }
+        let (scheme, limits) = (self.scheme, &self.limits);
+        let client = oci_client::Client::try_from(ClientConfig {
             protocol: match scheme {
                 Scheme::Https => ClientProtocol::Https,
                 Scheme::Http => ClientProtocol::Http,
@@ -349,19 +390,13 @@ impl Transport {
             ..ClientConfig::default()
         })
         .map_err(|e| setup(&e))?;
-        let reader = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(limits.timeout)
-            .read_timeout(limits.timeout)
-            .https_only(scheme == Scheme::Https)
-            .build()
-            .map_err(|e| setup(&e))?;
-        Ok(Self {
-            scheme,
-            registry,
-            reader,
-        })
+        // Another thread may have won the race; either client is as good.
+        Ok(self.registry.get_or_init(|| client))
     }
+}
+
+fn setup(e: &dyn std::fmt::Display) -> RegistryError {
+    RegistryError::Unavailable(format!("setting up the registry client: {e}"))
 }
 
 impl Scheme {
