@@ -28,6 +28,8 @@ pub mod image;
 pub mod keys;
 pub mod reference;
 pub mod simple_signing;
+pub mod time;
+pub mod trust_root;
 pub mod verdict;
 
 #[cfg(target_family = "wasm")]

@@ -81,14 +81,21 @@ impl PublicKey {
             .map_err(|err| KeyError::NotPem(err.to_string()))?;
         match label {
             "PUBLIC KEY" => Self::from_spki_der(&der),
-            "RSA PUBLIC KEY" => {
-                use rsa::pkcs1::DecodeRsaPublicKey as _;
-                let key = rsa::PublicKey::from_pkcs1_der(&der)
-                    .map_err(|err| KeyError::Malformed(err.to_string()))?;
-                Self::rsa(key)
-            }
+            "RSA PUBLIC KEY" => Self::from_pkcs1_der(&der),
             other => Err(KeyError::WrongLabel(other.to_owned())),
         }
+    }
+
+    /// Reads a DER PKCS#1 `RSAPublicKey` (trust roots' `PKCS1_RSA_PKCS1V5` keys).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Malformed`] or [`KeyError::RsaSize`].
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
+        use rsa::pkcs1::DecodeRsaPublicKey as _;
+        let key = rsa::PublicKey::from_pkcs1_der(der)
+            .map_err(|err| KeyError::Malformed(err.to_string()))?;
+        Self::rsa(key)
     }
 
     /// Reads a DER SubjectPublicKeyInfo.
