@@ -23,7 +23,7 @@ export SIGWARD_COSIGN ?= $(TOOLS_DIR)/cosign
 export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
 export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
-.PHONY: tools bench-tools components build test fmt lint demo demo-data bench
+.PHONY: tools bench-tools components build test conformance fmt lint demo demo-data bench
 
 ## tools: what `make test` needs on a fresh Debian 12 machine (idempotent, no-op when present).
 tools:
@@ -58,6 +58,11 @@ build: components
 
 test: tools build
 	$(CARGO) test --release --workspace --no-fail-fast
+
+## conformance: every Sigstore conformance case through `sigward verify-bundle`
+## (cases from SIGWARD_CONFORMANCE_DIR, default ../shared/conformance).
+conformance: build
+	$(CARGO) test --release -p sigward-e2e --test e2e conformance -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all --check

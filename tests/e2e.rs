@@ -9,6 +9,7 @@
 
 mod annotations;
 mod bad_input;
+mod conformance;
 mod demo;
 mod keyed;
 mod negative;

@@ -9,3 +9,4 @@ pub mod cli;
 pub mod registry;
 pub mod runtime;
 pub mod signing;
+pub mod trust;

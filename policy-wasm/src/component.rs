@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::bundle;
 use crate::authority::{Authority, Identity, Keyless, Matcher, NamedAuthority};
 use crate::error::Error;
 use crate::fetch::{self, Fetch};
@@ -35,6 +36,7 @@ impl wit::Guest for Component {
                 wit::TlogPolicy::Require => TlogPolicy::Require,
                 wit::TlogPolicy::InsecureIgnore => TlogPolicy::InsecureIgnore,
             },
+            trusted_root: request.trusted_root,
             at: request.at,
         };
         crate::verify_image(&request, &mut WitFetcher)
@@ -42,8 +44,27 @@ impl wit::Guest for Component {
             .map_err(denial)
     }
 
-    fn verify_bundle(_request: wit::BundleRequest) -> Result<wit::BundleReport, wit::Denial> {
-        Err(denial(Error::NotSupported("standalone bundles (issue 3)")))
+    fn verify_bundle(request: wit::BundleRequest) -> Result<wit::BundleReport, wit::Denial> {
+        let request = bundle::BundleRequest {
+            bundle: request.bundle,
+            artifact: match request.artifact {
+                wit::Artifact::Bytes(bytes) => bundle::ArtifactInput::Bytes(bytes),
+                wit::Artifact::Digest(digest) => bundle::ArtifactInput::Digest(digest),
+            },
+            authority: named_authority(wit::NamedAuthority {
+                name: String::new(),
+                authority: request.authority,
+            })
+            .authority,
+            trusted_root: request.trusted_root,
+            at: request.at,
+        };
+        let report = bundle::verify_bundle_request(&request, &mut WitFetcher).map_err(denial)?;
+        Ok(wit::BundleReport {
+            verified: report.verified(),
+            reason: report.error.as_ref().map(|e| e.reason().code().to_owned()),
+            checks: report.checks.into_iter().map(check).collect(),
+        })
     }
 }
 
@@ -157,6 +178,18 @@ fn matcher(matcher: wit::Matcher) -> Matcher {
     }
 }
 
+fn check(check: verdict::Check) -> wit::Check {
+    wit::Check {
+        name: check.name.to_owned(),
+        outcome: match check.outcome {
+            verdict::Outcome::Pass => wit::Outcome::Pass,
+            verdict::Outcome::Fail => wit::Outcome::Fail,
+            verdict::Outcome::Skip => wit::Outcome::Skip,
+        },
+        detail: check.detail,
+    }
+}
+
 fn denial(err: Error) -> wit::Denial {
     wit::Denial {
         reason: err.reason().code().to_owned(),
@@ -192,19 +225,7 @@ fn signature_report(sig: verdict::SignatureReport) -> wit::SignatureReport {
         digest: sig.digest,
         authority: sig.authority,
         reason: sig.reason.map(|r| r.code().to_owned()),
-        checks: sig
-            .checks
-            .into_iter()
-            .map(|check| wit::Check {
-                name: check.name.to_owned(),
-                outcome: match check.outcome {
-                    verdict::Outcome::Pass => wit::Outcome::Pass,
-                    verdict::Outcome::Fail => wit::Outcome::Fail,
-                    verdict::Outcome::Skip => wit::Outcome::Skip,
-                },
-                detail: check.detail,
-            })
-            .collect(),
+        checks: sig.checks.into_iter().map(check).collect(),
         payload: sig.payload,
     }
 }

@@ -22,6 +22,14 @@ pub enum Error {
     /// The host could not fetch what was needed.
     #[error("{0}")]
     Fetch(#[from] FetchError),
+    /// A trust root the host provided does not parse.
+    #[error("trust root {name:?}: {source}")]
+    TrustRoot {
+        /// Its name.
+        name: String,
+        /// Why it does not parse.
+        source: crate::trust_root::TrustRootError,
+    },
     /// The host returned a digest that is not a sha256 digest.
     #[error("host returned a bad digest: {0}")]
     BadDigest(#[from] DigestError),
@@ -42,18 +50,40 @@ pub enum Reason {
     InvalidSignatureEncoding,
     /// No authority's key verifies the signature.
     SignatureMismatch,
-    /// The signed payload is not a simple-signing payload.
+    /// A Sigstore bundle that is not well-formed.
+    BundleMalformed,
+    /// The bundle or annotation is not the kind the authority can check (key vs certificate).
+    AuthorityMismatch,
+    /// The certificate chain supplied with the signature holds a root.
+    RootInChain,
+    /// A transparency log entry is missing a required part or does not verify.
+    TlogInvalid,
+    /// An RFC 3161 timestamp does not verify.
+    TimestampInvalid,
+    /// A certificate needs a verified signing time and none exists.
+    NoVerifiedTime,
+    /// The certificate does not chain to a trusted CA at the signing time.
+    CertificateInvalid,
+    /// The certificate's SCT does not verify.
+    SctInvalid,
+    /// The certificate belongs to another identity.
+    IdentityMismatch,
+    /// The signed payload is not a simple-signing payload or in-toto statement.
     MalformedPayload,
     /// `critical.type` is not cosign's.
     WrongPayloadType,
-    /// The signed manifest digest is another image's.
+    /// The signed manifest digest (or in-toto subject) is another image's or artifact's.
     ManifestDigestMismatch,
+    /// The attestation's predicate type is not the one asked for.
+    PredicateTypeMismatch,
     /// The signed repository is another repository.
     ReferenceMismatch,
     /// A required annotation is missing or different.
     AnnotationMismatch,
     /// The transparency log is required and the signature has no entry.
     TlogMissing,
+    /// The logged entry describes another signature, artifact or signer.
+    TlogBodyMismatch,
     /// The signature needs a check that is not built yet.
     NotSupported,
     // Image-level.
@@ -86,12 +116,23 @@ impl Reason {
             Self::MissingSignature => "missing-signature",
             Self::InvalidSignatureEncoding => "invalid-signature-encoding",
             Self::SignatureMismatch => "signature-mismatch",
+            Self::BundleMalformed => "bundle-malformed",
+            Self::AuthorityMismatch => "authority-mismatch",
+            Self::RootInChain => "root-in-chain",
+            Self::TlogInvalid => "tlog-invalid",
+            Self::TimestampInvalid => "timestamp-invalid",
+            Self::NoVerifiedTime => "no-verified-time",
+            Self::CertificateInvalid => "certificate-invalid",
+            Self::SctInvalid => "sct-invalid",
+            Self::IdentityMismatch => "identity-mismatch",
             Self::MalformedPayload => "malformed-payload",
             Self::WrongPayloadType => "wrong-payload-type",
             Self::ManifestDigestMismatch => "manifest-digest-mismatch",
+            Self::PredicateTypeMismatch => "predicate-type-mismatch",
             Self::ReferenceMismatch => "reference-mismatch",
             Self::AnnotationMismatch => "annotation-mismatch",
             Self::TlogMissing => "tlog-missing",
+            Self::TlogBodyMismatch => "tlog-body-mismatch",
             Self::NotSupported => "not-supported",
             Self::NoSignatures => "no-signatures",
             Self::InvalidKey => "invalid-key",
@@ -111,7 +152,7 @@ impl Error {
     pub fn reason(&self) -> Reason {
         match self {
             Self::InvalidKey { .. } => Reason::InvalidKey,
-            Self::InvalidRequest(_) => Reason::InvalidRequest,
+            Self::InvalidRequest(_) | Self::TrustRoot { .. } => Reason::InvalidRequest,
             Self::Fetch(FetchError::NotFound(_)) => Reason::FetchNotFound,
             Self::Fetch(FetchError::Denied(_)) => Reason::FetchDenied,
             Self::Fetch(FetchError::TooLarge(_)) => Reason::FetchTooLarge,

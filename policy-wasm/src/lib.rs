@@ -10,7 +10,9 @@
 //! Modules: [`digest`] (sha256 digests), [`keys`] (public keys and signature checks),
 //! [`simple_signing`] (cosign payloads), [`reference`](mod@reference) (repository names), [`fetch`] (what the
 //! host provides), [`authority`] (who may sign), [`image`] (image verification), [`verdict`]
-//! (reports), [`error`] (errors and reason codes).
+//! (reports), [`error`] (errors and reason codes); for Sigstore: [`trust_root`], [`bundle`],
+//! [`dsse`], [`cert`] (X.509 paths and Fulcio identities), [`sct`], [`tlog`] (Rekor entries,
+//! inclusion proofs, checkpoints), [`tsa`] (RFC 3161), [`time`].
 #![warn(missing_docs)]
 #![warn(
     clippy::unwrap_used,
@@ -21,14 +23,19 @@
 )]
 
 pub mod authority;
+pub mod bundle;
+pub mod cert;
 pub mod digest;
+pub mod dsse;
 pub mod error;
 pub mod fetch;
 pub mod image;
 pub mod keys;
 pub mod reference;
+pub mod sct;
 pub mod simple_signing;
 pub mod time;
+pub mod tlog;
 pub mod trust_root;
 pub mod verdict;
 

@@ -93,3 +93,41 @@ impl Report {
         )
     }
 }
+
+/// Accumulates the checks run on one signature, in order.
+#[derive(Debug, Default)]
+pub struct Trail {
+    /// The checks so far.
+    pub checks: Vec<Check>,
+}
+
+impl Trail {
+    /// Records a passed check.
+    pub fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name,
+            outcome: Outcome::Pass,
+            detail: detail.into(),
+        });
+    }
+
+    /// Records a check that did not apply.
+    pub fn skip(&mut self, name: &'static str, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name,
+            outcome: Outcome::Skip,
+            detail: detail.into(),
+        });
+    }
+
+    /// Records a failed check and hands `reason` back, for `map_err`.
+    pub fn fail<E>(&mut self, name: &'static str, reason: E, detail: impl Into<String>) -> E {
+        self.checks.push(Check {
+            name,
+            outcome: Outcome::Fail,
+            detail: detail.into(),
+        });
+        reason
+    }
+}
+

@@ -2,7 +2,7 @@
 //! the component's `fetcher` imports call into.
 //!
 //! A CLI run knows what the verifier will ask first, so it starts fetching (tag → digest, then
-//! the `.sig` layers) while the component is still loading; the verifier's calls then pick up
+//! the attached material) while the component is still loading; the verifier's calls then pick up
 //! those answers. They are the same calls' results, so nothing is skipped: the verifier checks
 //! them as it checks any other.
 
@@ -13,19 +13,13 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::registry::{RegistryError, Sources};
+use crate::trust::TrustRoots;
 
 /// What a prefetch found: the resolution, then the signatures of the digest it resolved to.
 type Prefetched = (
     Result<Resolved, RegistryError>,
     Option<Result<Material, RegistryError>>,
 );
-
-/// Signatures only: what image verification asks for first.
-const SIGNATURES: Kinds = Kinds {
-    signatures: true,
-    attestations: false,
-    bundles: false,
-};
 
 /// Fetches through [`Sources`], blocking the calling (non-async) thread on `handle`.
 pub(crate) struct RegistryFetch {
@@ -35,18 +29,33 @@ pub(crate) struct RegistryFetch {
     prefetch: Option<(String, JoinHandle<Prefetched>)>,
     /// Signatures a finished prefetch found: image, digest, result.
     material: Option<(String, String, Result<Material, RegistryError>)>,
+    /// Trust roots by name.
+    trust: Arc<TrustRoots>,
+    /// What the prefetch lists.
+    kinds: Kinds,
 }
 
 impl RegistryFetch {
+    /// A fetcher with nothing prefetched.
+    pub(crate) fn new(sources: Arc<Sources>, handle: Handle, trust: Arc<TrustRoots>) -> Self {
+        Self { sources, handle, prefetch: None, material: None, trust, kinds: Kinds::default() }
+    }
+
     /// A fetcher that starts resolving `image` and listing its signatures right away.
-    pub(crate) fn prefetching(sources: Arc<Sources>, handle: Handle, image: &str) -> Self {
+    pub(crate) fn prefetching(
+        sources: Arc<Sources>,
+        handle: Handle,
+        trust: Arc<TrustRoots>,
+        image: &str,
+        kinds: Kinds,
+    ) -> Self {
         let task = {
             let (sources, image) = (Arc::clone(&sources), image.to_owned());
             handle.spawn(async move {
                 let resolved = sources.resolve(&image).await;
                 let material = match &resolved {
                     Ok(resolved) => {
-                        Some(sources.attached(&image, &resolved.digest, SIGNATURES).await)
+                        Some(sources.attached(&image, &resolved.digest, kinds).await)
                     }
                     Err(_) => None,
                 };
@@ -58,6 +67,8 @@ impl RegistryFetch {
             handle,
             prefetch: Some((image.to_owned(), task)),
             material: None,
+            trust,
+            kinds,
         }
     }
 
@@ -91,7 +102,7 @@ impl Fetch for RegistryFetch {
     ) -> Result<Material, FetchError> {
         let prefetched = self
             .material
-            .take_if(|(i, d, _)| i == image && d == digest && kinds == SIGNATURES)
+            .take_if(|(i, d, _)| i == image && d == digest && kinds == self.kinds)
             .map(|(_, _, material)| material);
         match prefetched {
             Some(material) => material,
@@ -103,9 +114,7 @@ impl Fetch for RegistryFetch {
     }
 
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
-        Err(FetchError::Unsupported(format!(
-            "trust root {name:?}: trust roots arrive with issue 3"
-        )))
+        self.trust.get(name).map(<[u8]>::to_vec).map_err(|e| FetchError::NotFound(e.to_string()))
     }
 }
 

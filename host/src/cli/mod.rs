@@ -7,6 +7,7 @@
 mod fetcher;
 mod sign;
 mod verify;
+mod verify_bundle;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ pub struct Cli {
 enum Command {
     Verify(verify::VerifyCommand),
     Sign(sign::SignCommand),
+    VerifyBundle(verify_bundle::VerifyBundleCommand),
+    VerifyAttestation(verify::VerifyAttestationCommand),
 }
 
 impl Cli {
@@ -57,6 +60,8 @@ impl Cli {
         match self.command {
             Command::Verify(cmd) => cmd.run(&component),
             Command::Sign(cmd) => cmd.run(),
+            Command::VerifyBundle(cmd) => cmd.run(&component),
+            Command::VerifyAttestation(cmd) => cmd.run(&component),
         }
     }
 }
@@ -81,6 +86,52 @@ impl RegistryArgs {
         }
         options.limits.timeout = std::time::Duration::from_secs(self.registry_timeout);
         options
+    }
+}
+
+/// Keyless identity flags, as cosign spells them.
+#[derive(Debug, Clone, clap::Args)]
+struct IdentityArgs {
+    /// The certificate identity (a SAN: email, URI, ...) that must have signed, exactly.
+    #[arg(long, value_name = "ID")]
+    certificate_identity: Option<String>,
+
+    /// A regular expression (unanchored unless it anchors itself) the identity must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_identity")]
+    certificate_identity_regexp: Option<String>,
+
+    /// The OIDC issuer that must have authenticated the signer, exactly.
+    #[arg(long, value_name = "URL")]
+    certificate_oidc_issuer: Option<String>,
+
+    /// A regular expression the OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_oidc_issuer")]
+    certificate_oidc_issuer_regexp: Option<String>,
+}
+
+impl IdentityArgs {
+    /// True when any identity flag was given.
+    fn given(&self) -> bool {
+        self.certificate_identity.is_some()
+            || self.certificate_identity_regexp.is_some()
+            || self.certificate_oidc_issuer.is_some()
+            || self.certificate_oidc_issuer_regexp.is_some()
+    }
+
+    /// The identity; both an identity and an issuer are required, as in cosign.
+    fn identity(&self) -> anyhow::Result<sigward_policy::authority::Identity> {
+        use sigward_policy::authority::{Identity, Matcher};
+        let subject = match (&self.certificate_identity, &self.certificate_identity_regexp) {
+            (Some(exact), _) => Matcher::Exact(exact.clone()),
+            (None, Some(regexp)) => Matcher::Regexp(regexp.clone()),
+            (None, None) => anyhow::bail!("--certificate-identity or --certificate-identity-regexp is required"),
+        };
+        let issuer = match (&self.certificate_oidc_issuer, &self.certificate_oidc_issuer_regexp) {
+            (Some(exact), _) => Matcher::Exact(exact.clone()),
+            (None, Some(regexp)) => Matcher::Regexp(regexp.clone()),
+            (None, None) => anyhow::bail!("--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required"),
+        };
+        Ok(Identity { issuer, subject })
     }
 }
 

@@ -1,24 +1,69 @@
-//! `sigward verify`: verify an image's signatures against public keys.
+//! `sigward verify` and `sigward verify-attestation`: verify an image's signatures (or
+//! attestations) against public keys or keyless certificate identities, as cosign does.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use sigward_policy::authority::{Authority, NamedAuthority};
+use sigward_policy::authority::{Authority, Keyless, NamedAuthority};
+use sigward_policy::fetch::Kinds;
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
 use super::fetcher::RegistryFetch;
-use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, RegistryArgs};
+use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs};
 use crate::registry::Sources;
+use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
 use crate::runtime::{ComponentSource, Denial, Limits, Report, Runtime};
 
 /// Verify the signatures of an image (`HOST/REPO[:TAG][@DIGEST]` or `oci:DIR[:TAG]`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyCommand {
+    #[command(flatten)]
+    args: VerifyArgs,
+}
+
+/// Verify the attestations of an image: DSSE envelopes in `.att` layers or in Sigstore bundles
+/// attached as referrers, whose in-toto statement is about this image.
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyAttestationCommand {
+    /// The predicate type: a URI, or a cosign shorthand (custom, slsaprovenance, spdx, ...).
+    #[arg(long = "type", value_name = "PREDICATE_TYPE", default_value = "custom")]
+    predicate_type: String,
+
+    #[command(flatten)]
+    args: VerifyArgs,
+}
+
+impl VerifyCommand {
+    pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
+        self.args.run(component, CheckKind::Signature)
+    }
+}
+
+impl VerifyAttestationCommand {
+    pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
+        self.args.run(component, CheckKind::Attestation(self.predicate_type))
+    }
+}
+
+/// What `verify` and `verify-attestation` share.
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
     /// A PEM public key that may have signed (repeatable: any one suffices).
-    #[arg(long = "key", value_name = "FILE", required = true)]
+    #[arg(long = "key", value_name = "FILE", required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"])]
     keys: Vec<PathBuf>,
+
+    #[command(flatten)]
+    identity: IdentityArgs,
+
+    /// Use this `trusted_root.json` (Fulcio CAs, Rekor and CT logs) instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+
+    /// Use the Sigstore staging trust root.
+    #[arg(long, conflicts_with = "trusted_root")]
+    staging: bool,
 
     /// A claim the signed payload must carry in `optional` (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = super::key_value)]
@@ -45,9 +90,9 @@ enum Output {
     Json,
 }
 
-impl VerifyCommand {
-    pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
-        match self.decide(component) {
+impl VerifyArgs {
+    fn run(self, component: &ComponentSource, check: CheckKind) -> anyhow::Result<ExitCode> {
+        match self.decide(component, check) {
             Ok(report) => {
                 self.print_report(&report)?;
                 Ok(ExitCode::from(if report.verified {
@@ -66,8 +111,20 @@ impl VerifyCommand {
         }
     }
 
-    fn decide(&self, component: &ComponentSource) -> Result<Report, Undecided> {
-        let authorities = self
+    fn decide(&self, component: &ComponentSource, check: CheckKind) -> Result<Report, Undecided> {
+        let mut trust =
+            TrustRoots::new().map_err(|err| Undecided::error("trust-root", err.to_string()))?;
+        let trusted_root = match &self.trusted_root {
+            Some(path) => {
+                trust
+                    .add_file("file", path)
+                    .map_err(|err| Undecided::error("trust-root", err.to_string()))?;
+                "file"
+            }
+            None if self.staging => STAGING_NAME,
+            None => PRODUCTION_NAME,
+        };
+        let mut authorities = self
             .keys
             .iter()
             .map(|path| {
@@ -80,16 +137,34 @@ impl VerifyCommand {
                 })
             })
             .collect::<Result<Vec<_>, Undecided>>()?;
+        if self.identity.given() {
+            let identity = self
+                .identity
+                .identity()
+                .map_err(|err| Undecided::error("invalid-request", format!("{err:#}")))?;
+            authorities.push(NamedAuthority {
+                name: "certificate identity".to_owned(),
+                authority: Authority::Keyless(Keyless {
+                    identities: vec![identity],
+                    trusted_root: trusted_root.to_owned(),
+                }),
+            });
+        }
+        let kinds = match check {
+            CheckKind::Signature => Kinds { signatures: true, bundles: true, ..Kinds::default() },
+            CheckKind::Attestation(_) => Kinds { attestations: true, bundles: true, ..Kinds::default() },
+        };
         let request = VerifyRequest {
             image: self.image.clone(),
             authorities,
             annotations: self.annotations.clone(),
-            check: CheckKind::Signature,
+            check,
             tlog: if self.insecure_ignore_tlog {
                 TlogPolicy::InsecureIgnore
             } else {
                 TlogPolicy::Require
             },
+            trusted_root: trusted_root.to_owned(),
             at: unix_now(),
         };
         let io =
@@ -97,8 +172,13 @@ impl VerifyCommand {
         let sources = Sources::new(self.registry.options())
             .map_err(|err| Undecided::error("internal", err.to_string()))?;
         // Fetching starts now and overlaps with loading the component.
-        let source =
-            RegistryFetch::prefetching(Arc::new(sources), io.handle().clone(), &self.image);
+        let source = RegistryFetch::prefetching(
+            Arc::new(sources),
+            io.handle().clone(),
+            Arc::new(trust),
+            &self.image,
+            kinds,
+        );
         let runtime = Runtime::new(component, Limits::default())
             .map_err(|err| Undecided::error("component-unavailable", err.to_string()))?;
         match runtime.verify_image(&request, Box::new(source)) {

@@ -1,12 +1,13 @@
 //! Conversions between the core's types and the generated WIT types.
 
 use sigward_policy::authority::{Authority, Matcher, NamedAuthority};
+use sigward_policy::bundle::{ArtifactInput, BundleRequest};
 use sigward_policy::fetch::{self, FetchError};
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
 use super::bindings::exports::sigward::policy::verifier as wit;
 use super::bindings::sigward::policy::types as wit_types;
-use super::report::{Check, Denial, Report, SignatureReport};
+use super::report::{BundleOutcome, Check, Denial, Report, SignatureReport};
 
 pub(super) fn verify_request(request: &VerifyRequest) -> wit::VerifyRequest {
     wit::VerifyRequest {
@@ -21,6 +22,7 @@ pub(super) fn verify_request(request: &VerifyRequest) -> wit::VerifyRequest {
             TlogPolicy::Require => wit::TlogPolicy::Require,
             TlogPolicy::InsecureIgnore => wit::TlogPolicy::InsecureIgnore,
         },
+        trusted_root: request.trusted_root.clone(),
         at: request.at,
     }
 }
@@ -53,6 +55,43 @@ fn matcher(matcher: &Matcher) -> wit::Matcher {
     }
 }
 
+pub(super) fn bundle_request(request: &BundleRequest) -> wit::BundleRequest {
+    wit::BundleRequest {
+        bundle: request.bundle.clone(),
+        artifact: match &request.artifact {
+            ArtifactInput::Bytes(bytes) => wit::Artifact::Bytes(bytes.clone()),
+            ArtifactInput::Digest(digest) => wit::Artifact::Digest(digest.clone()),
+        },
+        authority: named_authority(&NamedAuthority {
+            name: String::new(),
+            authority: request.authority.clone(),
+        })
+        .authority,
+        trusted_root: request.trusted_root.clone(),
+        at: request.at,
+    }
+}
+
+pub(super) fn bundle_outcome(report: wit::BundleReport) -> BundleOutcome {
+    BundleOutcome {
+        verified: report.verified,
+        reason: report.reason,
+        checks: report.checks.into_iter().map(check).collect(),
+    }
+}
+
+fn check(check: wit::Check) -> Check {
+    Check {
+        name: check.name,
+        outcome: match check.outcome {
+            wit::Outcome::Pass => "pass",
+            wit::Outcome::Fail => "fail",
+            wit::Outcome::Skip => "skip",
+        },
+        detail: check.detail,
+    }
+}
+
 pub(super) fn report(report: wit::Report) -> Report {
     Report {
         image: report.image,
@@ -73,19 +112,7 @@ pub(super) fn report(report: wit::Report) -> Report {
                 verified: sig.verified,
                 authority: sig.authority,
                 reason: sig.reason,
-                checks: sig
-                    .checks
-                    .into_iter()
-                    .map(|check| Check {
-                        name: check.name,
-                        outcome: match check.outcome {
-                            wit::Outcome::Pass => "pass",
-                            wit::Outcome::Fail => "fail",
-                            wit::Outcome::Skip => "skip",
-                        },
-                        detail: check.detail,
-                    })
-                    .collect(),
+                checks: sig.checks.into_iter().map(check).collect(),
                 payload: sig.payload,
             })
             .collect(),

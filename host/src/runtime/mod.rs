@@ -25,7 +25,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use report::{Check, Denial, Report, SignatureReport};
+pub use report::{BundleOutcome, Check, Denial, Report, SignatureReport};
 
 use bindings::{Policy, PolicyPre};
 
@@ -172,6 +172,24 @@ impl Runtime {
                 .call_verify_image(store, &request)
         })
         .map(|answer| answer.map(convert::report).map_err(convert::denial))
+    }
+
+    /// Verifies a standalone Sigstore bundle in a fresh instance; trust roots come through
+    /// `source`.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::Deadline`] or [`RuntimeError::Trap`] when the guest gave no answer.
+    pub fn verify_bundle(
+        &self,
+        request: &sigward_policy::bundle::BundleRequest,
+        source: Box<dyn Fetch + Send>,
+    ) -> Result<Result<BundleOutcome, Denial>, RuntimeError> {
+        let request = convert::bundle_request(request);
+        self.call(source, |policy, store| {
+            policy.sigward_policy_verifier().call_verify_bundle(store, &request)
+        })
+        .map(|answer| answer.map(convert::bundle_outcome).map_err(convert::denial))
     }
 
     fn call<R>(

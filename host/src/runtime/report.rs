@@ -50,6 +50,43 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The result of verifying a standalone bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleOutcome {
+    /// True when the bundle verified.
+    pub verified: bool,
+    /// The reason code when it did not.
+    pub reason: Option<String>,
+    /// The checks in order.
+    pub checks: Vec<Check>,
+}
+
+impl BundleOutcome {
+    /// Converts a report of the native core.
+    pub fn from_core(report: &sigward_policy::bundle::BundleReport) -> Self {
+        Self {
+            verified: report.verified(),
+            reason: report.error.as_ref().map(|e| e.reason().code().to_owned()),
+            checks: report.checks.iter().map(Check::from_core).collect(),
+        }
+    }
+}
+
+impl Check {
+    fn from_core(check: &sigward_policy::verdict::Check) -> Self {
+        use sigward_policy::verdict::Outcome;
+        Self {
+            name: check.name.to_owned(),
+            outcome: match check.outcome {
+                Outcome::Pass => "pass",
+                Outcome::Fail => "fail",
+                Outcome::Skip => "skip",
+            },
+            detail: check.detail.clone(),
+        }
+    }
+}
+
 /// Why a request could not be decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{reason}: {message}")]
@@ -63,7 +100,7 @@ pub struct Denial {
 impl Report {
     /// Converts a report of the native core (for in-process comparisons and benches).
     pub fn from_core(report: &sigward_policy::verdict::Report) -> Self {
-        use sigward_policy::verdict::{Outcome, Source};
+        use sigward_policy::verdict::Source;
         Self {
             image: report.image.clone(),
             digest: report.digest.clone(),
@@ -83,19 +120,7 @@ impl Report {
                     verified: sig.verified(),
                     authority: sig.authority.clone(),
                     reason: sig.reason.map(|r| r.code().to_owned()),
-                    checks: sig
-                        .checks
-                        .iter()
-                        .map(|check| Check {
-                            name: check.name.to_owned(),
-                            outcome: match check.outcome {
-                                Outcome::Pass => "pass",
-                                Outcome::Fail => "fail",
-                                Outcome::Skip => "skip",
-                            },
-                            detail: check.detail.clone(),
-                        })
-                        .collect(),
+                    checks: sig.checks.iter().map(Check::from_core).collect(),
                     payload: sig.payload.clone(),
                 })
                 .collect(),

@@ -1,41 +1,38 @@
-//! Verifying an image: resolve it, fetch what is attached to its digest, and accept it when
-//! any signature passes every check for any authority (cosign's any-of semantics).
+//! Verifying an image: resolve it, fetch what is attached to its digest, and accept it when any
+//! signature passes every check for any authority (cosign's any-of semantics).
 //!
-//! Checks on a legacy `.sig` layer, in order (FORMATS.md §1.3, §1.5, §2.12):
-//! 1. the layer bytes hash to the descriptor digest;
-//! 2. the layer carries `dev.cosignproject.cosign/signature`, which is base64;
-//! 3. some authority's key verifies that signature over the exact layer bytes;
-//! 4. the bytes are a simple-signing payload of cosign's `critical.type`;
-//! 5. `critical.image.docker-manifest-digest` equals the digest being verified;
-//! 6. `critical.identity.docker-reference` names the image's repository (tag ignored);
-//! 7. every required annotation is in `optional` with an equal string value;
-//! 8. the transparency log, unless the request says to ignore it.
+//! Two kinds of material are checked (FORMATS.md §1.2–§1.7): legacy layers of the
+//! `sha256-<hex>.sig` / `.att` manifests (`legacy.rs`), and Sigstore bundles attached as OCI 1.1
+//! referrers by cosign v3 (`referrer.rs`). Both are looked for; each report says which it was.
 //!
 //! This module never performs I/O: everything comes through [`Fetch`].
 
-use base64::Engine as _;
-use serde_json::Value;
+mod legacy;
+mod referrer;
 
-use crate::authority::{Authority, NamedAuthority};
+use std::collections::BTreeMap;
+
+use crate::authority::{Authority, Identity, NamedAuthority};
 use crate::digest::Digest;
-use crate::error::{Error, Reason};
-use crate::fetch::{Fetch, Kinds, Layer};
+use crate::error::Error;
+use crate::fetch::{Fetch, Kinds};
 use crate::keys::PublicKey;
-use crate::reference;
-use crate::simple_signing::{PAYLOAD_TYPE, Payload};
-use crate::verdict::{Check, Outcome, Report, SignatureReport, Source};
+use crate::trust_root::TrustedRoot;
+use crate::verdict::Report;
 
-/// The annotation that carries a `.sig` layer's signature.
-pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-/// The annotation that carries a Rekor bundle (SET).
-pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+pub use legacy::{
+    CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION,
+};
+
+/// The predicate type of a cosign v3 image signature (an in-toto statement in a DSSE bundle).
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// What to check on the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckKind {
     /// Image signatures.
     Signature,
-    /// Attestations of this predicate type.
+    /// Attestations of this predicate type (a URI, or one of cosign's shorthands).
     Attestation(String),
 }
 
@@ -55,14 +52,31 @@ pub struct VerifyRequest {
     pub image: String,
     /// Any one suffices.
     pub authorities: Vec<NamedAuthority>,
-    /// Required `key=value` claims in the payload.
+    /// Required `key=value` claims in the payload (or the in-toto subject's annotations).
     pub annotations: Vec<(String, String)>,
     /// Signatures or attestations.
     pub check: CheckKind,
     /// Transparency log handling.
     pub tlog: TlogPolicy,
+    /// The trust root for transparency log keys (keyless authorities name their own).
+    pub trusted_root: String,
     /// Verification time, Unix seconds.
     pub at: i64,
+}
+
+/// cosign's predicate-type shorthands (`--type`), FORMATS.md §1.6.
+pub fn predicate_type(name: &str) -> &str {
+    match name {
+        "custom" => "https://cosign.sigstore.dev/attestation/v1",
+        "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
+        "slsaprovenance" | "slsaprovenance02" => "https://slsa.dev/provenance/v0.2",
+        "slsaprovenance1" => "https://slsa.dev/provenance/v1",
+        "spdx" | "spdxjson" => "https://spdx.dev/Document",
+        "cyclonedx" => "https://cyclonedx.org/bom",
+        "link" => "https://in-toto.io/Link/v1",
+        "openvex" => "https://openvex.dev/ns",
+        other => other,
+    }
 }
 
 /// Verifies one image.
@@ -70,49 +84,45 @@ pub struct VerifyRequest {
 /// # Errors
 ///
 /// [`Error`] when the request cannot be decided: an unusable key, no authorities, a fetch
-/// failure, or a capability not built yet. A signature that fails a check is not an error:
-/// it is reported in the [`Report`].
+/// failure, an unusable trust root. A signature that fails a check is not an error: it is
+/// reported in the [`Report`].
 pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<Report, Error> {
     if request.authorities.is_empty() {
-        return Err(Error::InvalidRequest(
-            "no authority to verify against".to_owned(),
-        ));
+        return Err(Error::InvalidRequest("no authority to verify against".to_owned()));
     }
-    if let CheckKind::Attestation(_) = request.check {
-        return Err(Error::NotSupported("attestations (issue 3)"));
-    }
-    let keys = request
+    let authorities = request
         .authorities
         .iter()
-        .map(|named| match &named.authority {
-            Authority::Key(pem) => PublicKey::from_pem(pem)
-                .map(|key| (named.name.as_str(), key))
-                .map_err(|source| Error::InvalidKey {
-                    name: named.name.clone(),
-                    source,
-                }),
-            Authority::Keyless(_) => Err(Error::NotSupported("keyless authorities (issue 3)")),
-        })
+        .map(Signer::new)
         .collect::<Result<Vec<_>, _>>()?;
 
     let resolved = source.resolve(&request.image)?;
     let digest = Digest::parse(&resolved.digest)?;
-    let kinds = Kinds {
-        signatures: true,
-        ..Kinds::default()
+    let kinds = match request.check {
+        CheckKind::Signature => Kinds { signatures: true, bundles: true, ..Kinds::default() },
+        CheckKind::Attestation(_) => Kinds { attestations: true, bundles: true, ..Kinds::default() },
     };
     let material = source.attached(&request.image, &resolved.digest, kinds)?;
 
+    let layers = match request.check {
+        CheckKind::Signature => &material.signatures,
+        CheckKind::Attestation(_) => &material.attestations,
+    };
+    // Trust roots are fetched only when there is something to check with them.
+    let roots = if layers.is_empty() && material.bundles.is_empty() {
+        BTreeMap::new()
+    } else {
+        trust_roots(request, &authorities, source)?
+    };
     let context = Context {
         request,
         digest: &digest,
         repository: resolved.repository.as_deref(),
+        authorities: &authorities,
+        roots: &roots,
     };
-    let signatures = material
-        .signatures
-        .iter()
-        .map(|layer| context.check_layer(layer, &keys))
-        .collect();
+    let mut signatures: Vec<_> = layers.iter().map(|layer| legacy::check_layer(&context, layer)).collect();
+    signatures.extend(material.bundles.iter().filter_map(|bundle| referrer::check_bundle(&context, bundle)));
     Ok(Report {
         image: request.image.clone(),
         digest: digest.to_string(),
@@ -121,219 +131,80 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
     })
 }
 
+/// What every check on one image shares.
 struct Context<'a> {
     request: &'a VerifyRequest,
     digest: &'a Digest,
     repository: Option<&'a str>,
+    authorities: &'a [Signer<'a>],
+    roots: &'a BTreeMap<String, TrustedRoot>,
 }
 
-/// Accumulates checks for one signature and stops at the first failure.
-struct Trail {
-    checks: Vec<Check>,
+/// An authority ready to check signatures.
+enum Signer<'a> {
+    /// A public key and its DER SubjectPublicKeyInfo (as logs record it).
+    Key { name: &'a str, key: PublicKey, spki_der: Vec<u8> },
+    /// Certificate identities under a trust root.
+    Keyless { name: &'a str, identities: &'a [Identity], trusted_root: &'a str },
 }
 
-impl Trail {
-    fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
-        self.checks.push(Check {
-            name,
-            outcome: Outcome::Pass,
-            detail: detail.into(),
-        });
-    }
-
-    fn skip(&mut self, name: &'static str, detail: impl Into<String>) {
-        self.checks.push(Check {
-            name,
-            outcome: Outcome::Skip,
-            detail: detail.into(),
-        });
-    }
-
-    fn fail(&mut self, name: &'static str, reason: Reason, detail: impl Into<String>) -> Reason {
-        self.checks.push(Check {
-            name,
-            outcome: Outcome::Fail,
-            detail: detail.into(),
-        });
-        reason
-    }
-}
-
-impl Context<'_> {
-    fn check_layer(&self, layer: &Layer, keys: &[(&str, PublicKey)]) -> SignatureReport {
-        let mut trail = Trail { checks: Vec::new() };
-        let outcome = self.run_checks(layer, keys, &mut trail);
-        let (authority, reason, payload) = match outcome {
-            Ok(authority) => (
-                Some(authority.to_owned()),
-                None,
-                Some(String::from_utf8_lossy(&layer.payload).into_owned()),
-            ),
-            Err(reason) => (None, Some(reason), None),
-        };
-        SignatureReport {
-            source: Source::SigLayer,
-            digest: layer.digest.clone(),
-            authority,
-            reason,
-            checks: trail.checks,
-            payload,
-        }
-    }
-
-    /// Runs the numbered checks of the module docs; returns the verifying authority's name.
-    fn run_checks<'k>(
-        &self,
-        layer: &Layer,
-        keys: &'k [(&'k str, PublicKey)],
-        trail: &mut Trail,
-    ) -> Result<&'k str, Reason> {
-        // 1. The blob is what its descriptor says.
-        let blob_digest = Digest::parse(&layer.digest).map_err(|err| {
-            trail.fail(
-                "payload-digest",
-                Reason::PayloadDigestMismatch,
-                err.to_string(),
-            )
-        })?;
-        blob_digest.check(&layer.payload).map_err(|err| {
-            trail.fail(
-                "payload-digest",
-                Reason::PayloadDigestMismatch,
-                err.to_string(),
-            )
-        })?;
-        trail.pass(
-            "payload-digest",
-            format!("layer bytes hash to {blob_digest}"),
-        );
-
-        // 2. The signature annotation exists and is base64 (Go's decoder skips \r and \n).
-        let encoded = layer
-            .annotations
-            .get(SIGNATURE_ANNOTATION)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                trail.fail(
-                    "signature-annotation",
-                    Reason::MissingSignature,
-                    format!("no {SIGNATURE_ANNOTATION} annotation"),
-                )
-            })?;
-        let cleaned: String = encoded
-            .chars()
-            .filter(|c| !matches!(c, '\r' | '\n'))
-            .collect();
-        let signature = base64::engine::general_purpose::STANDARD
-            .decode(cleaned)
-            .map_err(|err| {
-                trail.fail(
-                    "signature-annotation",
-                    Reason::InvalidSignatureEncoding,
-                    format!("signature is not base64: {err}"),
-                )
-            })?;
-        trail.pass(
-            "signature-annotation",
-            format!("{} signature bytes", signature.len()),
-        );
-
-        // 3. Some authority's key verifies the signature over the exact bytes.
-        let mut failures = Vec::new();
-        let authority =
-            keys.iter()
-                .find_map(|(name, key)| match key.verify(&layer.payload, &signature) {
-                    Ok(()) => Some(*name),
-                    Err(err) => {
-                        failures.push(format!("{name}: {err}"));
-                        None
-                    }
-                });
-        let authority = authority.ok_or_else(|| {
-            trail.fail("signature", Reason::SignatureMismatch, failures.join("; "))
-        })?;
-        trail.pass("signature", format!("verified by {authority}"));
-
-        // 4. The payload is cosign's simple-signing JSON.
-        let payload = Payload::parse(&layer.payload)
-            .map_err(|err| trail.fail("payload", Reason::MalformedPayload, err.to_string()))?;
-        if payload.payload_type != PAYLOAD_TYPE {
-            let detail = format!(
-                "critical.type is {:?}, expected {PAYLOAD_TYPE:?}",
-                payload.payload_type
-            );
-            return Err(trail.fail("payload-type", Reason::WrongPayloadType, detail));
-        }
-        trail.pass("payload-type", PAYLOAD_TYPE);
-
-        // 5. It signs this image's digest: defeats replaying another image's signature.
-        let expected = self.digest.to_string();
-        if payload.manifest_digest != expected {
-            let detail = format!(
-                "signed digest {} is not {expected}",
-                payload.manifest_digest
-            );
-            return Err(trail.fail("manifest-digest", Reason::ManifestDigestMismatch, detail));
-        }
-        trail.pass("manifest-digest", expected);
-
-        // 6. It names this repository (cosign writes it without a tag, skopeo with one).
-        match self.repository {
-            Some(repository)
-                if reference::same_repository(&payload.docker_reference, repository) =>
-            {
-                trail.pass("docker-reference", payload.docker_reference.clone());
+impl<'a> Signer<'a> {
+    fn new(named: &'a NamedAuthority) -> Result<Self, Error> {
+        let invalid = |source| Error::InvalidKey { name: named.name.clone(), source };
+        match &named.authority {
+            Authority::Key(pem) => {
+                let key = PublicKey::from_pem(pem).map_err(invalid)?;
+                let (_, spki_der) = pem_rfc7468::decode_vec(pem.trim().as_bytes())
+                    .map_err(|e| invalid(crate::keys::KeyError::NotPem(e.to_string())))?;
+                Ok(Self::Key { name: &named.name, key, spki_der })
             }
-            Some(repository) => {
-                let detail = format!(
-                    "signed for {}, image is in {repository}",
-                    payload.docker_reference
-                );
-                return Err(trail.fail("docker-reference", Reason::ReferenceMismatch, detail));
-            }
-            None => trail.skip(
-                "docker-reference",
-                "the image source has no repository name",
-            ),
-        }
-
-        // 7. Required annotations, compared as strings (cosign compares JSON values).
-        for (key, value) in &self.request.annotations {
-            match payload.optional.get(key) {
-                Some(Value::String(found)) if found == value => {}
-                found => {
-                    let detail =
-                        format!("annotation {key}={value} required, payload has {found:?}");
-                    return Err(trail.fail("annotations", Reason::AnnotationMismatch, detail));
+            Authority::Keyless(keyless) => {
+                if keyless.identities.is_empty() {
+                    return Err(Error::InvalidRequest(format!("authority {}: no identity", named.name)));
                 }
+                Ok(Self::Keyless {
+                    name: &named.name,
+                    identities: &keyless.identities,
+                    trusted_root: &keyless.trusted_root,
+                })
             }
         }
-        if !self.request.annotations.is_empty() {
-            trail.pass(
-                "annotations",
-                format!(
-                    "{} required annotations present",
-                    self.request.annotations.len()
-                ),
-            );
-        }
-
-        // 8. Transparency log.
-        match self.request.tlog {
-            TlogPolicy::InsecureIgnore => trail.skip("tlog", "transparency log ignored by request"),
-            TlogPolicy::Require if layer.annotations.contains_key(REKOR_BUNDLE_ANNOTATION) => {
-                let detail = "Rekor bundle verification is not built yet (issue 3)";
-                return Err(trail.fail("tlog", Reason::NotSupported, detail));
-            }
-            TlogPolicy::Require => {
-                let detail = format!(
-                    "no {REKOR_BUNDLE_ANNOTATION} annotation; the transparency log is required"
-                );
-                return Err(trail.fail("tlog", Reason::TlogMissing, detail));
-            }
-        }
-        Ok(authority)
     }
+
+    fn name(&self) -> &'a str {
+        match self {
+            Self::Key { name, .. } | Self::Keyless { name, .. } => name,
+        }
+    }
+}
+
+/// Fetches and parses every trust root the checks may need, once each.
+fn trust_roots(
+    request: &VerifyRequest,
+    authorities: &[Signer<'_>],
+    source: &mut impl Fetch,
+) -> Result<BTreeMap<String, TrustedRoot>, Error> {
+    let mut names: Vec<&str> = authorities
+        .iter()
+        .filter_map(|signer| match signer {
+            Signer::Keyless { trusted_root, .. } => Some(*trusted_root),
+            Signer::Key { .. } => None,
+        })
+        .collect();
+    if request.tlog == TlogPolicy::Require {
+        names.push(&request.trusted_root);
+    }
+    let mut roots = BTreeMap::new();
+    for name in names {
+        if roots.contains_key(name) {
+            continue;
+        }
+        let bytes = source.trusted_root(name)?;
+        let root = TrustedRoot::parse(&bytes)
+            .map_err(|source| Error::TrustRoot { name: name.to_owned(), source })?;
+        roots.insert(name.to_owned(), root);
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]

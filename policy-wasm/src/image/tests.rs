@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::fetch::{FetchError, Material, Resolved};
+use crate::error::Reason;
+use crate::fetch::{FetchError, Layer, Material, Resolved};
+use crate::authority::Matcher;
+use crate::verdict::Outcome;
 
 const IMAGE: &str = "registry.test/team/app:v1";
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -22,6 +25,7 @@ struct Memory {
     repository: Option<String>,
     layers: Vec<Layer>,
     calls: Vec<String>,
+    digest: String,
 }
 
 impl Fetch for Memory {
@@ -29,7 +33,7 @@ impl Fetch for Memory {
         self.calls.push(format!("resolve {image}"));
         Ok(Resolved {
             repository: self.repository.clone(),
-            digest: DIGEST.to_owned(),
+            digest: self.digest.clone(),
             media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
         })
     }
@@ -44,7 +48,9 @@ impl Fetch for Memory {
     }
 
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
-        Err(FetchError::NotFound(name.to_owned()))
+        let dir = std::env::var("SIGWARD_CONFORMANCE_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance").to_owned());
+        std::fs::read(format!("{dir}/trust/{name}/trusted_root.json")).map_err(|e| FetchError::NotFound(e.to_string()))
     }
 }
 
@@ -75,6 +81,7 @@ fn request(keys: &[&str], annotations: Vec<(String, String)>) -> VerifyRequest {
         annotations,
         check: CheckKind::Signature,
         tlog: TlogPolicy::InsecureIgnore,
+        trusted_root: "production".to_owned(),
         at: 1_700_000_000,
     }
 }
@@ -84,6 +91,7 @@ fn memory(layers: Vec<Layer>) -> Memory {
         repository: Some("registry.test/team/app".to_owned()),
         layers,
         calls: Vec::new(),
+        digest: DIGEST.to_owned(),
     }
 }
 
@@ -242,4 +250,94 @@ fn host_digest_is_not_trusted_blindly() {
     }
     let err = verify_image(&request(&["key.pub"], vec![]), &mut Liar).unwrap_err();
     assert_eq!(err.reason(), Reason::FetchInvalid);
+}
+
+/// `../shared/fixtures/legacy-keyless`: real keyless `.sig` layers (see its README).
+fn legacy_keyless() -> PathBuf {
+    let conformance = std::env::var("SIGWARD_CONFORMANCE_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance").to_owned());
+    Path::new(&conformance).join("../fixtures/legacy-keyless")
+}
+
+/// `key: value` lines of an `expect.txt`.
+fn expectation(case: &Path, key: &str) -> Option<String> {
+    read(&case.join("expect.txt")).lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
+
+/// The fixture's layer and a source that serves it for the image it names.
+fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
+    let payload = std::fs::read(case.join("payload.json")).unwrap();
+    let annotations: BTreeMap<String, String> = serde_json::from_slice(&std::fs::read(case.join("annotations.json")).unwrap()).unwrap();
+    let image = read(&case.join("image.txt")).trim().to_owned();
+    let (repository, digest) = image.split_once('@').unwrap();
+    let layer = Layer {
+        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        digest: Digest::of(&payload).to_string(),
+        annotations,
+        payload,
+    };
+    let source = Memory { repository: Some(repository.to_owned()), layers: vec![layer], calls: Vec::new(), digest: digest.to_owned() };
+    let identity = expectation(case, "identity").unwrap_or_else(|| "nobody@example.com".to_owned());
+    let issuer = match expectation(case, "issuer").as_deref() {
+        None | Some("none") => Matcher::Exact(String::new()),
+        Some(issuer) => Matcher::Exact(issuer.to_owned()),
+    };
+    let request = VerifyRequest {
+        image: image.clone(),
+        authorities: vec![NamedAuthority {
+            name: "keyless".to_owned(),
+            authority: Authority::Keyless(crate::authority::Keyless {
+                identities: vec![Identity { issuer, subject: Matcher::Exact(identity) }],
+                trusted_root: "production".to_owned(),
+            }),
+        }],
+        annotations: vec![],
+        check: CheckKind::Signature,
+        tlog: TlogPolicy::Require,
+        trusted_root: "production".to_owned(),
+        at: 1_790_000_000,
+    };
+    (source, request)
+}
+
+#[test]
+fn legacy_keyless_layers_verify_offline_against_production() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(legacy_keyless()).unwrap() {
+        let case = entry.unwrap().path();
+        if !case.is_dir() {
+            continue;
+        }
+        seen += 1;
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let (mut source, request) = keyless_case(&case);
+        let report = verify_image(&request, &mut source).unwrap();
+        let accept = expectation(&case, "verdict").as_deref() == Some("accept");
+        assert_eq!(report.verified(), accept, "{name}: {:#?}", report.signatures[0].checks);
+        assert_eq!(name.ends_with("_fail"), !accept, "{name}");
+    }
+    assert!(seen >= 9, "only {seen} legacy cases");
+}
+
+#[test]
+fn legacy_keyless_rejects_another_identity_and_staging() {
+    let case = legacy_keyless().join("distroless-static-gha-2022");
+    let (mut source, mut request) = keyless_case(&case);
+    if let Authority::Keyless(keyless) = &mut request.authorities[0].authority {
+        keyless.identities[0].subject = Matcher::Exact("https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main".to_owned());
+    }
+    let report = verify_image(&request, &mut source).unwrap();
+    assert_eq!(report.reason(), Some(Reason::IdentityMismatch));
+
+    let (mut source, mut request) = keyless_case(&case);
+    request.trusted_root = "staging".to_owned();
+    if let Authority::Keyless(keyless) = &mut request.authorities[0].authority {
+        keyless.trusted_root = "staging".to_owned();
+    }
+    let report = verify_image(&request, &mut source).unwrap();
+    assert!(!report.verified());
+    assert_eq!(report.reason(), Some(Reason::TlogInvalid));
 }

@@ -66,6 +66,9 @@ pub enum SignatureError {
     /// The signature is well-formed but does not verify over the message.
     #[error("{0} signature does not verify")]
     Invalid(&'static str),
+    /// The key signs messages, not digests, and only a digest was given.
+    #[error("Ed25519 signatures can only be checked against the message, not its digest")]
+    NeedsMessage,
 }
 
 impl PublicKey {
@@ -217,6 +220,50 @@ impl PublicKey {
                     .map_err(|_| SignatureError::Malformed(name))?;
                 key.verify_strict(message, &sig).map_err(invalid)
             }
+        }
+    }
+}
+
+impl PublicKey {
+    /// Verifies `signature` over a message known only by its SHA-256 `digest` (an artifact
+    /// given as `sha256:<hex>`). ECDSA and RSA sign the digest, so this is exact; Ed25519
+    /// signs the message itself and cannot be checked this way.
+    ///
+    /// # Errors
+    ///
+    /// [`SignatureError::Malformed`] or [`SignatureError::Invalid`] as for
+    /// [`PublicKey::verify`]; [`SignatureError::NeedsMessage`] for Ed25519.
+    pub fn verify_sha256_prehash(&self, digest: &[u8; 32], signature: &[u8]) -> Result<(), SignatureError> {
+        use ecdsa::signature::hazmat::PrehashVerifier as _;
+        let name = self.algorithm();
+        let invalid = |_| SignatureError::Invalid(name);
+        match self {
+            Self::P256(key) => {
+                let sig = p256::ecdsa::DerSignature::from_bytes(signature)
+                    .map_err(|_| SignatureError::Malformed(name))?;
+                key.verify_prehash(digest, &sig).map_err(invalid)
+            }
+            Self::P384(key) => {
+                let sig = p384::ecdsa::DerSignature::from_bytes(signature)
+                    .map_err(|_| SignatureError::Malformed(name))?;
+                key.verify_prehash(digest, &sig).map_err(invalid)
+            }
+            Self::Rsa(key) => {
+                let pkcs1 = rsa::pkcs1v15::Signature::try_from(signature)
+                    .map_err(|_| SignatureError::Malformed(name))?;
+                if rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key.clone())
+                    .verify_prehash(digest, &pkcs1)
+                    .is_ok()
+                {
+                    return Ok(());
+                }
+                let pss = rsa::pss::Signature::try_from(signature)
+                    .map_err(|_| SignatureError::Malformed(name))?;
+                rsa::pss::VerifyingKey::<Sha256>::new_with_auto_salt_len(key.clone())
+                    .verify_prehash(digest, &pss)
+                    .map_err(invalid)
+            }
+            Self::Ed25519(_) => Err(SignatureError::NeedsMessage),
         }
     }
 }

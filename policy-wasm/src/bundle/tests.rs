@@ -1,0 +1,64 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn conformance() -> PathBuf {
+    std::env::var_os("SIGWARD_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| [env!("CARGO_MANIFEST_DIR"), "../../shared/conformance"].iter().collect())
+}
+
+fn bundle(case: &str) -> Vec<u8> {
+    std::fs::read(conformance().join("bundle-verify").join(case).join("bundle.sigstore.json")).unwrap()
+}
+
+#[test]
+fn parses_every_well_formed_conformance_bundle() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(conformance().join("bundle-verify")).unwrap() {
+        let case = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !conformance().join("bundle-verify").join(&case).is_dir()
+            || ["bundle-malformed-json_fail", "bundle-unknown-version_fail", "bundle-empty-certificate-chain_fail"].contains(&case.as_str())
+        {
+            continue;
+        }
+        seen += 1;
+        let parsed = Bundle::parse(&bundle(&case)).unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(parsed.tlog_entries.len(), 1, "{case}");
+    }
+    assert!(seen > 30);
+}
+
+#[test]
+fn rejects_malformed_unknown_and_empty() {
+    assert!(matches!(Bundle::parse(&bundle("bundle-malformed-json_fail")), Err(ParseError::Malformed(_))));
+    assert!(matches!(Bundle::parse(&bundle("bundle-unknown-version_fail")), Err(ParseError::UnknownVersion(_))));
+    assert_eq!(
+        Bundle::parse(&bundle("bundle-empty-certificate-chain_fail")),
+        Err(ParseError::Shape("has an empty certificate chain"))
+    );
+}
+
+#[test]
+fn rejects_unknown_fields_and_negative_indexes() {
+    let mut json: serde_json::Value = serde_json::from_slice(&bundle("happy-path-v0.3")).unwrap();
+    json["verificationMaterial"]["surprise"] = serde_json::Value::Bool(true);
+    assert!(matches!(Bundle::parse(json.to_string().as_bytes()), Err(ParseError::Malformed(_))));
+    let mut json: serde_json::Value = serde_json::from_slice(&bundle("happy-path-v0.3")).unwrap();
+    json["verificationMaterial"]["tlogEntries"][0]["logIndex"] = "-1".into();
+    assert_eq!(Bundle::parse(json.to_string().as_bytes()), Err(ParseError::BadField("logIndex")));
+}
+
+#[test]
+fn reads_versions_content_and_material() {
+    let v1 = Bundle::parse(&bundle("happy-path-v0.1")).unwrap();
+    assert_eq!(v1.version, Version::V01);
+    assert!(matches!(v1.signer, SignerMaterial::Certificate { .. }));
+    assert!(matches!(v1.content, Content::Message { .. }));
+    let dsse = Bundle::parse(&bundle("happy-path-intoto-in-dsse-v3")).unwrap();
+    assert_eq!(dsse.version, Version::V03);
+    assert!(matches!(&dsse.content, Content::Dsse(e) if e.payload_type == crate::dsse::IN_TOTO));
+    let key = Bundle::parse(&bundle("managed-key-happy-path")).unwrap();
+    assert!(matches!(key.signer, SignerMaterial::PublicKey { .. }));
+    assert_eq!(key.timestamps.len(), 1);
+}

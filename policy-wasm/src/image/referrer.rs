@@ -1,0 +1,117 @@
+//! cosign v3 signatures and attestations: Sigstore bundles attached to the image as OCI 1.1
+//! referrers (FORMATS.md §1.7). The bundle never names the image except inside its signed
+//! in-toto statement, so it is verified as a bundle over the image digest (the statement's
+//! subject must carry it), and the statement's predicate type decides what it is: an image
+//! signature (`https://sigstore.dev/cosign/sign/v1`) or an attestation.
+
+use serde_json::Value;
+
+use super::legacy::check_statement;
+use super::{CheckKind, Context, Signer, predicate_type};
+use crate::bundle::{self, Artifact, Bundle, BundleAuthority, Content};
+use crate::digest::Digest;
+use crate::error::Reason;
+use crate::fetch::AttachedBundle;
+use crate::verdict::{SignatureReport, Source, Trail};
+
+/// Checks one attached bundle; `None` when it is not the kind of material asked for (an
+/// attestation when signatures are wanted, or another predicate type).
+pub(super) fn check_bundle(context: &Context<'_>, attached: &AttachedBundle) -> Option<SignatureReport> {
+    let mut trail = Trail::default();
+    let parsed = parse(attached, &mut trail);
+    if let Ok(bundle) = &parsed
+        && !wanted(context, bundle)
+    {
+        return None;
+    }
+    let outcome = parsed.and_then(|bundle| verify(context, &bundle, &mut trail));
+    let (authority, reason, payload) = match outcome {
+        Ok((authority, payload)) => (Some(authority.to_owned()), None, Some(payload)),
+        Err(reason) => (None, Some(reason), None),
+    };
+    Some(SignatureReport {
+        source: Source::ReferrerBundle,
+        digest: attached.digest.clone(),
+        authority,
+        reason,
+        checks: trail.checks,
+        payload,
+    })
+}
+
+fn parse(attached: &AttachedBundle, trail: &mut Trail) -> Result<Bundle, Reason> {
+    let digest = Digest::parse(&attached.digest)
+        .map_err(|e| trail.fail("payload-digest", Reason::PayloadDigestMismatch, e.to_string()))?;
+    digest
+        .check(&attached.bundle)
+        .map_err(|e| trail.fail("payload-digest", Reason::PayloadDigestMismatch, e.to_string()))?;
+    trail.pass("payload-digest", format!("bundle bytes hash to {digest} (referrer {})", attached.manifest_digest));
+    Bundle::parse(&attached.bundle).map_err(|e| trail.fail("bundle", Reason::BundleMalformed, e.to_string()))
+}
+
+/// Routes by the (not yet verified) predicate type; it is checked again once verified.
+fn wanted(context: &Context<'_>, bundle: &Bundle) -> bool {
+    let claimed = match &bundle.content {
+        Content::Dsse(envelope) => serde_json::from_slice::<Value>(&envelope.payload)
+            .ok()
+            .and_then(|v| v.get("predicateType").and_then(Value::as_str).map(str::to_owned)),
+        Content::Message { .. } => None,
+    };
+    match (&context.request.check, claimed) {
+        (CheckKind::Signature, None) => true,
+        (CheckKind::Signature, Some(found)) => found == super::COSIGN_SIGN_PREDICATE,
+        (CheckKind::Attestation(wanted), Some(found)) => found == predicate_type(wanted),
+        (CheckKind::Attestation(_), None) => false,
+    }
+}
+
+fn verify<'a>(context: &Context<'a>, bundle: &Bundle, trail: &mut Trail) -> Result<(&'a str, String), Reason> {
+    let mut digest = [0u8; 32];
+    for (slot, pair) in digest.iter_mut().zip(context.digest.hex().as_bytes().chunks(2)) {
+        *slot = core::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).unwrap_or_default();
+    }
+    let artifact = Artifact::Sha256(digest);
+    let mut last = None;
+    for signer in context.authorities {
+        let mut attempt = Trail::default();
+        let root_name = match signer {
+            Signer::Keyless { trusted_root, .. } => *trusted_root,
+            Signer::Key { .. } => context.request.trusted_root.as_str(),
+        };
+        let empty = crate::trust_root::TrustedRoot {
+            tlogs: Vec::new(),
+            certificate_authorities: Vec::new(),
+            ctlogs: Vec::new(),
+            timestamp_authorities: Vec::new(),
+        };
+        let trust = context.roots.get(root_name).unwrap_or(&empty);
+        let authority = match signer {
+            Signer::Key { key, spki_der, .. } => BundleAuthority::Key { key, spki_der },
+            Signer::Keyless { identities, .. } => BundleAuthority::Keyless(identities),
+        };
+        match bundle::verify(bundle, &artifact, &authority, trust, context.request.tlog, &mut attempt) {
+            Ok(verified) => {
+                trail.checks.extend(attempt.checks);
+                let payload = match (&verified.statement, &context.request.check) {
+                    (Some(statement), _) => check_statement(context, statement, trail)?,
+                    (None, CheckKind::Signature) if context.request.annotations.is_empty() => {
+                        format!("message signature over {}", context.digest)
+                    }
+                    (None, _) => {
+                        let detail = "a message-signature bundle carries no claims to check";
+                        return Err(trail.fail("statement", Reason::AnnotationMismatch, detail));
+                    }
+                };
+                return Ok((signer.name(), payload));
+            }
+            Err(err) => last = Some((err.reason(), attempt)),
+        }
+    }
+    match last {
+        Some((reason, attempt)) => {
+            trail.checks.extend(attempt.checks);
+            Err(reason)
+        }
+        None => Err(Reason::SignatureMismatch),
+    }
+}
