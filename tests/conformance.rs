@@ -30,34 +30,55 @@ fn sigward() -> PathBuf {
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 /// Runs one case with `artifact` (a path or a digest); true when sigward accepted it.
 fn accepted(case: &Path, artifact: &str) -> (bool, String) {
     let mut cmd = Command::new(sigward());
-    cmd.arg("verify-bundle").arg("--bundle").arg(case.join("bundle.sigstore.json"));
+    cmd.arg("verify-bundle")
+        .arg("--bundle")
+        .arg(case.join("bundle.sigstore.json"));
     if case.join("key.pub").exists() {
         cmd.arg("--key").arg(case.join("key.pub"));
     } else {
-        let identity = read_trimmed(&case.join("identity")).unwrap_or_else(|| DEFAULT_IDENTITY.to_owned());
-        let issuer = read_trimmed(&case.join("issuer")).unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
-        cmd.args(["--certificate-identity", &identity, "--certificate-oidc-issuer", &issuer]);
+        let identity =
+            read_trimmed(&case.join("identity")).unwrap_or_else(|| DEFAULT_IDENTITY.to_owned());
+        let issuer =
+            read_trimmed(&case.join("issuer")).unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
+        cmd.args([
+            "--certificate-identity",
+            &identity,
+            "--certificate-oidc-issuer",
+            &issuer,
+        ]);
     }
     if case.join("trusted_root.json").exists() {
-        cmd.arg("--trusted-root").arg(case.join("trusted_root.json"));
+        cmd.arg("--trusted-root")
+            .arg(case.join("trusted_root.json"));
     }
     cmd.arg(artifact);
     let output = cmd.output().expect("run sigward verify-bundle");
     let code = output.status.code();
-    assert!(matches!(code, Some(0 | 1 | 2)), "{}: exit {code:?}", case.display());
-    (code == Some(0), String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    assert!(
+        matches!(code, Some(0 | 1 | 2)),
+        "{}: exit {code:?}",
+        case.display()
+    );
+    (
+        code == Some(0),
+        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    )
 }
 
 #[test]
 fn every_conformance_case_gives_its_verdict_with_path_and_digest() {
     let cases_dir = conformance_dir().join("bundle-verify");
-    let divergences = std::fs::read_to_string(support::repo_root().join("tests/conformance-divergences.txt")).unwrap_or_default();
+    let divergences =
+        std::fs::read_to_string(support::repo_root().join("tests/conformance-divergences.txt"))
+            .unwrap_or_default();
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
         .unwrap_or_else(|e| panic!("{}: {e}", cases_dir.display()))
         .map(|e| e.unwrap().path())
@@ -67,24 +88,50 @@ fn every_conformance_case_gives_its_verdict_with_path_and_digest() {
     let (mut passed, mut unexpected) = (0, Vec::new());
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        if divergences.lines().any(|l| l.split_whitespace().next() == Some(name.as_str())) {
+        if divergences
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(name.as_str()))
+        {
             continue;
         }
-        let artifact = if case.join("artifact").exists() { case.join("artifact") } else { cases_dir.join("a.txt") };
+        let artifact = if case.join("artifact").exists() {
+            case.join("artifact")
+        } else {
+            cases_dir.join("a.txt")
+        };
         let sha256 = Sha256::digest(std::fs::read(&artifact).unwrap());
-        let digest = format!("sha256:{}", sha256.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let digest = format!(
+            "sha256:{}",
+            sha256
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
         let should_pass = !name.ends_with("_fail");
         for input in [artifact.display().to_string(), digest] {
             let (ok, stderr) = accepted(case, &input);
             if ok == should_pass {
                 passed += 1;
             } else {
-                let kind = if ok { "unexpected accept" } else { "unexpected reject" };
+                let kind = if ok {
+                    "unexpected accept"
+                } else {
+                    "unexpected reject"
+                };
                 unexpected.push(format!("{kind}: {name} ({input}): {stderr}"));
             }
         }
     }
-    println!("conformance: {passed} passed, {} unexpected, {} cases", unexpected.len(), cases.len());
-    assert!(cases.len() >= 40, "only {} cases found in {}", cases.len(), cases_dir.display());
+    println!(
+        "conformance: {passed} passed, {} unexpected, {} cases",
+        unexpected.len(),
+        cases.len()
+    );
+    assert!(
+        cases.len() >= 40,
+        "only {} cases found in {}",
+        cases.len(),
+        cases_dir.display()
+    );
     assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
 }

@@ -8,6 +8,7 @@
 //! Nothing here reaches beyond 127.0.0.1.
 
 mod annotations;
+mod attest;
 mod bad_input;
 mod conformance;
 mod demo;

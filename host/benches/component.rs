@@ -173,4 +173,68 @@ fn main() {
         );
         println!("| component size ({name}) | {} KiB | |", size / 1024);
     }
+    bundle_benchmarks();
+}
+
+/// One keyless bundle verification (conformance `happy-path-v0.3`: Fulcio chain, SCT, SET,
+/// inclusion proof, checkpoint, entry consistency), natively and in the component.
+fn bundle_benchmarks() {
+    use sigward_policy::authority::{Identity, Keyless, Matcher};
+    use sigward_policy::bundle::{ArtifactInput, BundleRequest, verify_bundle_request};
+
+    struct Roots(Vec<u8>);
+    impl Fetch for Roots {
+        fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+            Err(FetchError::Unsupported(image.to_owned()))
+        }
+        fn attached(&mut self, image: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
+            Err(FetchError::Unsupported(image.to_owned()))
+        }
+        fn trusted_root(&mut self, _: &str) -> Result<Vec<u8>, FetchError> {
+            Ok(self.0.clone())
+        }
+    }
+    let conformance: PathBuf = std::env::var_os("SIGWARD_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            [env!("CARGO_MANIFEST_DIR"), "../../shared/conformance"]
+                .iter()
+                .collect()
+        });
+    let root = std::fs::read(conformance.join("trust/production/trusted_root.json")).unwrap();
+    let request = BundleRequest {
+        bundle: std::fs::read(conformance.join("bundle-verify/happy-path-v0.3/bundle.sigstore.json")).unwrap(),
+        artifact: ArtifactInput::Bytes(std::fs::read(conformance.join("bundle-verify/a.txt")).unwrap()),
+        authority: Authority::Keyless(Keyless {
+            identities: vec![Identity {
+                issuer: Matcher::Exact("https://token.actions.githubusercontent.com".to_owned()),
+                subject: Matcher::Exact("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".to_owned()),
+            }],
+            trusted_root: "production".to_owned(),
+        }),
+        trusted_root: "production".to_owned(),
+        at: 1_750_000_000,
+    };
+    const N: usize = 300;
+    let native = time(N, || {
+        let report = verify_bundle_request(&request, &mut Roots(root.clone())).unwrap();
+        assert!(report.verified(), "{:?}", report.error);
+    });
+    println!(
+        "| keyless bundle verification (happy-path-v0.3), native core | {} | |",
+        micros(native)
+    );
+    let runtime = Runtime::new(&ComponentSource::EmbeddedWide, Limits::default()).unwrap();
+    let wasm = time(N, || {
+        let outcome = runtime
+            .verify_bundle(&request, Box::new(Roots(root.clone())))
+            .unwrap()
+            .unwrap();
+        assert!(outcome.verified, "{:?}", outcome.reason);
+    });
+    let ratio = wasm.as_secs_f64() / native.as_secs_f64();
+    println!(
+        "| keyless bundle verification, component (wide-arithmetic), fresh instance per call | {} | {ratio:.2}× native |",
+        micros(wasm)
+    );
 }

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::bundle;
 use crate::authority::{Authority, Identity, Keyless, Matcher, NamedAuthority};
+use crate::bundle;
 use crate::error::Error;
 use crate::fetch::{self, Fetch};
 use crate::image::{self, CheckKind, TlogPolicy};

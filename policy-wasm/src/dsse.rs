@@ -43,7 +43,8 @@ impl Envelope {
     pub fn parse(json: &[u8]) -> Result<Self, EnvelopeError> {
         let raw: crate::bundle::RawEnvelope =
             serde_json::from_slice(json).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        raw.into_envelope().map_err(|e| EnvelopeError::Malformed(e.to_string()))
+        raw.into_envelope()
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))
     }
 
     /// The bytes every signature covers: [`pae`] of this payload.
@@ -55,7 +56,12 @@ impl Envelope {
 /// DSSE pre-authentication encoding: `DSSEv1 SP len(type) SP type SP len(payload) SP payload`,
 /// lengths as decimal byte counts (DSSE spec, "Protocol").
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).into_bytes();
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
     out.extend_from_slice(payload);
     out
 }
@@ -75,7 +81,10 @@ mod tests {
 
     #[test]
     fn parses_and_rejects_envelopes() {
-        let env = Envelope::parse(br#"{"payloadType":"t","payload":"aGk=","signatures":[{"keyid":"","sig":"AAE="}]}"#).unwrap();
+        let env = Envelope::parse(
+            br#"{"payloadType":"t","payload":"aGk=","signatures":[{"keyid":"","sig":"AAE="}]}"#,
+        )
+        .unwrap();
         assert_eq!(env.payload, b"hi");
         assert_eq!(env.signatures[0].sig, vec![0, 1]);
         assert!(Envelope::parse(b"{}").is_err());

@@ -37,6 +37,7 @@ pub mod simple_signing;
 pub mod time;
 pub mod tlog;
 pub mod trust_root;
+pub mod tsa;
 pub mod verdict;
 
 #[cfg(target_family = "wasm")]

@@ -178,14 +178,16 @@ pub fn verify_timestamp(
                 // RFC 5652 §11.1, §11.2: exactly one value.
                 return match attribute.attr_values.as_slice() {
                     [value] => Ok(Some(*value)),
-                    _ => Err(TsaError::Malformed(format!("attribute {oid} has several values"))),
+                    _ => Err(TsaError::Malformed(format!(
+                        "attribute {oid} has several values"
+                    ))),
                 };
             }
         }
         Ok(None)
     };
-    let content_type = attribute(CONTENT_TYPE)?
-        .and_then(|value| value.decode_as::<ObjectIdentifier>().ok());
+    let content_type =
+        attribute(CONTENT_TYPE)?.and_then(|value| value.decode_as::<ObjectIdentifier>().ok());
     if content_type != Some(TST_INFO) {
         return Err(TsaError::ContentTypeMismatch);
     }
@@ -227,8 +229,13 @@ pub fn verify_timestamp(
         .find(|cert| is_signer(cert, signer_info.sid))
         .ok_or(TsaError::SignerNotFound)?;
     let key = signer.public_key().map_err(TsaError::UntrustedTsa)?;
-    cert::verify_with_hash(&key, signature_hash, &signed_bytes, signer_info.signature.as_bytes())
-        .map_err(TsaError::BadSignature)?;
+    cert::verify_with_hash(
+        &key,
+        signature_hash,
+        &signed_bytes,
+        signer_info.signature.as_bytes(),
+    )
+    .map_err(TsaError::BadSignature)?;
 
     // 6. FORMATS.md §2.11: the certificate chains to a trusted TSA at genTime.
     let intermediates: Vec<Certificate> = embedded
@@ -254,8 +261,9 @@ fn is_signer(cert: &Certificate, sid: AnyRef<'_>) -> bool {
         let Ok(wanted) = sid.decode_as::<IssuerAndSerialNumber<'_>>() else {
             return false;
         };
-        let issuer = tbs.issuer().to_der();
-        return issuer.is_ok_and(|issuer| issuer == wanted.issuer.to_der().unwrap_or_default())
+        // Names are compared decoded, as x509-cert reads both, not as re-encoded bytes.
+        let issuer = wanted.issuer.decode_as::<x509_cert::name::Name>();
+        return issuer.is_ok_and(|issuer| issuer == *tbs.issuer())
             && tbs.serial_number().as_bytes() == wanted.serial_number.as_bytes();
     }
     // [0] IMPLICIT SubjectKeyIdentifier (an OCTET STRING).
@@ -330,7 +338,8 @@ fn generalized_time(value: AnyRef<'_>) -> Result<UnixTime, TsaError> {
     let month = time::Month::try_from(byte(4..6)?).map_err(|_| bad())?;
     let date = time::Date::from_calendar_date(i32::from(number(0..4)?), month, byte(6..8)?)
         .map_err(|_| bad())?;
-    let time = time::Time::from_hms(byte(8..10)?, byte(10..12)?, byte(12..14)?).map_err(|_| bad())?;
+    let time =
+        time::Time::from_hms(byte(8..10)?, byte(10..12)?, byte(12..14)?).map_err(|_| bad())?;
     Ok(time::PrimitiveDateTime::new(date, time)
         .assume_utc()
         .unix_timestamp())

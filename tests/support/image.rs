@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::registry::{OCI_MANIFEST, sha256_digest};
+use super::registry::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
 
 /// An image in the test registry.
 #[derive(Clone, Debug)]
@@ -85,7 +85,7 @@ pub(crate) fn write_layout(dir: &Path, tag: &str, content: &str) -> String {
     let manifest_digest = write_blob(&manifest);
     let index = json!({
         "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "mediaType": OCI_INDEX,
         "manifests": [{
             "mediaType": OCI_MANIFEST,
             "digest": manifest_digest,
@@ -100,6 +100,45 @@ pub(crate) fn write_layout(dir: &Path, tag: &str, content: &str) -> String {
     .expect("index.json");
     fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
     manifest_digest
+}
+
+/// The digest of the manifest tagged `tag` in the layout at `dir`.
+pub(crate) fn layout_digest(dir: &Path, tag: &str) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index.json"))
+            .expect("index JSON");
+    index["manifests"]
+        .as_array()
+        .expect("manifests array")
+        .iter()
+        .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .and_then(|entry| entry["digest"].as_str())
+        .unwrap_or_else(|| panic!("no {tag} in {}", dir.display()))
+        .to_owned()
+}
+
+/// Adds an OCI image manifest and its blobs to the layout at `dir`, listed in `index.json`
+/// under the tag `tag`.
+pub(crate) fn add_to_layout(dir: &Path, tag: &str, manifest: &[u8], blobs: &[Vec<u8>]) {
+    let blob_dir = dir.join("blobs/sha256");
+    for data in blobs.iter().map(Vec::as_slice).chain([manifest]) {
+        let digest = sha256_digest(data);
+        let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+        fs::write(blob_dir.join(hex), data).expect("write blob");
+    }
+    let index_path = dir.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&fs::read(&index_path).expect("index.json")).expect("index JSON");
+    index["manifests"]
+        .as_array_mut()
+        .expect("manifests array")
+        .push(json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": sha256_digest(manifest),
+            "size": manifest.len(),
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }));
+    fs::write(&index_path, serde_json::to_vec(&index).expect("index JSON")).expect("index.json");
 }
 
 fn tar_with_one_file(name: &str, data: &[u8]) -> Vec<u8> {

@@ -20,6 +20,18 @@ use super::{program, shared_dir};
 /// no network here), so verification opts out of the log as cosign's does.
 pub(crate) const IGNORE_TLOG: &str = "--insecure-ignore-tlog=true";
 
+/// The predicate type cosign's `--type custom` stands for.
+pub(crate) const CUSTOM_PREDICATE: &str = "https://cosign.sigstore.dev/attestation/v1";
+
+/// Where `cosign attest` puts an attestation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attestation {
+    /// `--new-bundle-format`: a DSSE Sigstore bundle attached as an OCI referrer.
+    Bundle,
+    /// The legacy way: a DSSE envelope layer in the `sha256-<hex>.att` manifest.
+    AttLayer,
+}
+
 /// The password of every encrypted key the tests make (cosign's `COSIGN_PASSWORD`, skopeo's
 /// passphrase file).
 pub(crate) const PASSWORD: &str = "sigward e2e password";
@@ -150,8 +162,18 @@ impl Lab {
         }
     }
 
+    /// The OCI image layout `image` was pushed from (written by `push_image`; signatures can be
+    /// added to it for `sigward verify oci:DIR:TAG`).
+    pub(crate) fn layout_of(&self, image: &Image) -> PathBuf {
+        self.layout_dir(&image.repo, &image.tag)
+    }
+
+    fn layout_dir(&self, repo: &str, tag: &str) -> PathBuf {
+        self.path(&format!("layout-{}-{tag}", repo.replace('/', "_")))
+    }
+
     fn push_layout(&self, repo: &str, tag: &str, extra: &[&str]) -> Image {
-        let layout = self.path(&format!("layout-{}-{tag}", repo.replace('/', "_")));
+        let layout = self.layout_dir(repo, tag);
         image::write_layout(&layout, tag, &format!("{repo}:{tag}\n"));
         let repository = format!("{}/{repo}", self.registry.host());
         Outcome::run(
@@ -250,6 +272,35 @@ impl Lab {
             .to_owned()
     }
 
+    /// `cosign attest --key` the image by digest with `--type custom` and the predicate in the
+    /// file `predicate`, without a transparency log, stored as `format` says.
+    pub(crate) fn cosign_attest(
+        &self,
+        image: &Image,
+        key: &KeyPair,
+        predicate: &Path,
+        format: Attestation,
+    ) {
+        let mut command = self.cosign();
+        command.args([
+            "attest",
+            "--yes",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "--type",
+            "custom",
+        ]);
+        if format == Attestation::Bundle {
+            command.arg("--new-bundle-format");
+        }
+        command
+            .arg("--key")
+            .arg(&key.private)
+            .arg("--predicate")
+            .arg(predicate);
+        Outcome::run(command.arg(image.by_digest())).assert_success();
+    }
+
     /// `sigward sign --key KEY [ARGS] REFERENCE`.
     pub(crate) fn sigward_sign(&self, reference: &str, key: &KeyPair, args: &[&str]) -> Outcome {
         Outcome::run(
@@ -282,6 +333,73 @@ impl Lab {
             command.arg("--key").arg(key);
         }
         Outcome::run(command.args(args).arg(reference))
+    }
+
+    /// `sigward verify-attestation --output json --insecure-ignore-tlog=true --type TYPE
+    /// [--key K]... [ARGS] REFERENCE`.
+    pub(crate) fn verify_attestation(
+        &self,
+        reference: &str,
+        predicate_type: &str,
+        keys: &[&KeyPair],
+        args: &[&str],
+    ) -> Outcome {
+        let mut command = self.sigward();
+        command.args([
+            "verify-attestation",
+            "--output",
+            "json",
+            IGNORE_TLOG,
+            "--type",
+            predicate_type,
+        ]);
+        for key in keys {
+            command.arg("--key").arg(&key.public);
+        }
+        Outcome::run(command.args(args).arg(reference))
+    }
+
+    /// `sigward verify --output json [ARGS] REFERENCE` with the transparency log required (for
+    /// real keyless signatures, whose Rekor entries are checked offline).
+    pub(crate) fn verify_with_tlog(&self, reference: &str, args: &[&str]) -> Outcome {
+        Outcome::run(
+            self.sigward()
+                .args(["verify", "--output", "json"])
+                .args(args)
+                .arg(reference),
+        )
+    }
+
+    /// `cosign verify-attestation --key PUB --insecure-ignore-tlog=true --allow-http-registry
+    /// --type TYPE REF`, reading attestations stored as `format` says. For bundles cosign gets an
+    /// empty trusted root, or it would fetch the public-good one over the network.
+    pub(crate) fn cosign_verify_attestation(
+        &self,
+        reference: &str,
+        key: &KeyPair,
+        predicate_type: &str,
+        format: Attestation,
+    ) -> Outcome {
+        let mut command = self.cosign();
+        command.args([
+            "verify-attestation",
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry",
+            "--type",
+            predicate_type,
+        ]);
+        if format == Attestation::Bundle {
+            let empty_root = json!({
+                "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            });
+            let empty_root = self.file("empty-trusted-root.json", empty_root.to_string());
+            command
+                .arg("--new-bundle-format")
+                .arg("--trusted-root")
+                .arg(empty_root);
+        }
+        command.arg("--key").arg(&key.public);
+        Outcome::run(command.arg(reference))
     }
 
     /// `cosign verify --key PUB --insecure-ignore-tlog=true --allow-http-registry [ARGS] REF`.

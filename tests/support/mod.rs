@@ -1,7 +1,8 @@
 //! What every end-to-end test stands on: a real `docker-registry` on a free loopback port
-//! (`registry`), small OCI images (`image`), cosign `.sig` manifests read and rewritten over
-//! raw HTTP (`signature`), key pairs (`keys`), the programs under test and their peers run in
-//! an isolated environment (`lab`), and sigward's verdicts (`outcome`).
+//! (`registry`), small OCI images (`image`), cosign `.sig` manifests (`signature`) and Sigstore
+//! bundles attached as referrers (`referrers`) read and rewritten over raw HTTP, key pairs
+//! (`keys`), the programs under test and their peers run in an isolated environment (`lab`),
+//! and sigward's verdicts (`outcome`).
 //!
 //! Nothing here reaches beyond 127.0.0.1: every child process gets proxy variables that point
 //! at a closed loopback port, with loopback exempted, so an accidental outside request fails.
@@ -10,6 +11,7 @@ pub(crate) mod image;
 pub(crate) mod keys;
 pub(crate) mod lab;
 pub(crate) mod outcome;
+pub(crate) mod referrers;
 pub(crate) mod registry;
 pub(crate) mod signature;
 

@@ -76,8 +76,14 @@ impl Outcome {
     }
 
     /// sigward verified the image: exit 0, `verified: true`, at least one verified signature
-    /// and no failed check in it. Returns the report.
+    /// (from a `.sig` layer) and no failed check in it. Returns the report.
     pub(crate) fn assert_verified(&self) -> Value {
+        self.assert_verified_from("sig-layer")
+    }
+
+    /// Like `assert_verified`, for signatures found in `source`: `sig-layer`, `att-layer` or
+    /// `referrer-bundle`.
+    pub(crate) fn assert_verified_from(&self, source: &str) -> Value {
         assert_eq!(self.code, Some(0), "expected exit 0 (verified)\n{self}");
         let report = self.json();
         assert_eq!(report["verified"], true, "report says not verified\n{self}");
@@ -91,13 +97,9 @@ impl Outcome {
             "no signature is marked verified\n{self}"
         );
         for signature in verified {
-            assert_eq!(signature["source"], "sig-layer", "{self}");
-            let checks = signature["checks"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            assert_eq!(signature["source"], source, "{self}");
             assert!(
-                checks.iter().all(|c| c["outcome"] != "fail"),
+                checks(signature).iter().all(|c| c["outcome"] != "fail"),
                 "a verified signature has a failed check\n{self}"
             );
         }
@@ -144,6 +146,14 @@ impl fmt::Display for Outcome {
 /// The report's `signatures` array (empty if absent).
 pub(crate) fn signatures(report: &Value) -> &[Value] {
     report["signatures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// A signature's `checks` array (empty if absent).
+pub(crate) fn checks(signature: &Value) -> &[Value] {
+    signature["checks"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or(&[])

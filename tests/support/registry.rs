@@ -17,6 +17,8 @@ use tempfile::TempDir;
 const DEFAULT_REGISTRY: &str = "/usr/bin/docker-registry";
 /// Media type of the manifests the tests write.
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Media type of an OCI image index (what the referrers fallback tag points at).
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, \
      application/vnd.oci.image.index.v1+json, \
      application/vnd.docker.distribution.manifest.v2+json";
@@ -107,11 +109,23 @@ impl Registry {
 
     /// PUTs an OCI image manifest under a tag or digest and returns its digest.
     pub(crate) fn put_manifest(&self, repo: &str, reference: &str, body: &[u8]) -> String {
+        self.put_manifest_of_type(repo, reference, OCI_MANIFEST, body)
+    }
+
+    /// PUTs a manifest of `media_type` (an image manifest or an index) under a tag or digest
+    /// and returns its digest.
+    pub(crate) fn put_manifest_of_type(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> String {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base());
         let mut response = self
             .http
             .put(&url)
-            .header("Content-Type", OCI_MANIFEST)
+            .header("Content-Type", media_type)
             .send(body)
             .unwrap_or_else(|e| panic!("PUT {url}: {e}"));
         let status = response.status();

@@ -1,13 +1,17 @@
 //! A cosign `.sig` manifest (`sha256-<hex>.sig`, one simple-signing layer per signature) read
 //! from the registry, changed the way an attacker with push access would, and written back.
 
-use serde_json::Value;
+use std::path::Path;
 
-use super::image::{Image, sig_tag};
-use super::registry::Registry;
+use serde_json::{Value, json};
+
+use super::image::{self, Image, sig_tag};
+use super::registry::{OCI_MANIFEST, Registry};
 
 /// The annotation that carries a layer's base64 signature.
 pub(crate) const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The media type of a `.sig` layer (a simple-signing payload).
+pub(crate) const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 
 /// The `.sig` manifest of one image, as JSON, with the registry it lives in.
 pub(crate) struct SigManifest<'r> {
@@ -21,6 +25,48 @@ impl<'r> SigManifest<'r> {
     pub(crate) fn fetch(registry: &'r Registry, image: &Image) -> SigManifest<'r> {
         let (bytes, _) = registry.manifest(&image.repo, &image.sig_tag());
         let manifest = serde_json::from_slice(&bytes).expect(".sig manifest is JSON");
+        SigManifest {
+            registry,
+            repo: image.repo.clone(),
+            manifest,
+        }
+    }
+
+    /// A `.sig` manifest for `image` with one layer, laid out as cosign writes it: the blob is
+    /// `payload` (uploaded to `image`'s repository with the config) and the descriptor carries
+    /// `annotations` (signature, certificate, chain, Rekor bundle). Push it with `push_for`.
+    pub(crate) fn with_layer(
+        registry: &'r Registry,
+        image: &Image,
+        payload: &[u8],
+        annotations: Value,
+    ) -> SigManifest<'r> {
+        let layer = registry.put_blob(&image.repo, payload);
+        let config = json!({
+            "architecture": "",
+            "created": "0001-01-01T00:00:00Z",
+            "history": [{"created": "0001-01-01T00:00:00Z"}],
+            "os": "",
+            "rootfs": {"type": "layers", "diff_ids": [layer]},
+            "config": {},
+        });
+        let config = serde_json::to_vec(&config).expect("config JSON");
+        let config_digest = registry.put_blob(&image.repo, &config);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "size": config.len(),
+                "digest": config_digest,
+            },
+            "layers": [{
+                "mediaType": SIMPLE_SIGNING,
+                "size": payload.len(),
+                "digest": layer,
+                "annotations": annotations,
+            }],
+        });
         SigManifest {
             registry,
             repo: image.repo.clone(),
@@ -111,6 +157,18 @@ impl<'r> SigManifest<'r> {
         let bytes = serde_json::to_vec(&self.manifest).expect("manifest JSON");
         self.registry
             .put_manifest(&image.repo, &sig_tag(&image.digest), &bytes);
+    }
+
+    /// Writes the manifest, its config and its layers into the OCI image layout `dir` as the
+    /// `.sig` of the image `digest` (an `index.json` entry tagged `sha256-<hex>.sig`).
+    pub(crate) fn write_to_layout(&self, dir: &Path, digest: &str) {
+        let config = self.manifest["config"]["digest"]
+            .as_str()
+            .expect("config digest");
+        let mut blobs = vec![self.registry.blob(&self.repo, config)];
+        blobs.extend((0..self.layer_count()).map(|i| self.payload(i)));
+        let bytes = serde_json::to_vec(&self.manifest).expect("manifest JSON");
+        image::add_to_layout(dir, &sig_tag(digest), &bytes, &blobs);
     }
 
     fn layers(&self) -> &Vec<Value> {

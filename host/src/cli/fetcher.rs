@@ -38,7 +38,14 @@ pub(crate) struct RegistryFetch {
 impl RegistryFetch {
     /// A fetcher with nothing prefetched.
     pub(crate) fn new(sources: Arc<Sources>, handle: Handle, trust: Arc<TrustRoots>) -> Self {
-        Self { sources, handle, prefetch: None, material: None, trust, kinds: Kinds::default() }
+        Self {
+            sources,
+            handle,
+            prefetch: None,
+            material: None,
+            trust,
+            kinds: Kinds::default(),
+        }
     }
 
     /// A fetcher that starts resolving `image` and listing its signatures right away.
@@ -54,9 +61,7 @@ impl RegistryFetch {
             handle.spawn(async move {
                 let resolved = sources.resolve(&image).await;
                 let material = match &resolved {
-                    Ok(resolved) => {
-                        Some(sources.attached(&image, &resolved.digest, kinds).await)
-                    }
+                    Ok(resolved) => Some(sources.attached(&image, &resolved.digest, kinds).await),
                     Err(_) => None,
                 };
                 (resolved, material)
@@ -114,7 +119,10 @@ impl Fetch for RegistryFetch {
     }
 
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
-        self.trust.get(name).map(<[u8]>::to_vec).map_err(|e| FetchError::NotFound(e.to_string()))
+        self.trust
+            .get(name)
+            .map(<[u8]>::to_vec)
+            .map_err(|e| FetchError::NotFound(e.to_string()))
     }
 }
 

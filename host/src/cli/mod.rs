@@ -105,7 +105,11 @@ struct IdentityArgs {
     certificate_oidc_issuer: Option<String>,
 
     /// A regular expression the OIDC issuer must match.
-    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_oidc_issuer")]
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        conflicts_with = "certificate_oidc_issuer"
+    )]
     certificate_oidc_issuer_regexp: Option<String>,
 }
 
@@ -121,15 +125,25 @@ impl IdentityArgs {
     /// The identity; both an identity and an issuer are required, as in cosign.
     fn identity(&self) -> anyhow::Result<sigward_policy::authority::Identity> {
         use sigward_policy::authority::{Identity, Matcher};
-        let subject = match (&self.certificate_identity, &self.certificate_identity_regexp) {
+        let subject = match (
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+        ) {
             (Some(exact), _) => Matcher::Exact(exact.clone()),
             (None, Some(regexp)) => Matcher::Regexp(regexp.clone()),
-            (None, None) => anyhow::bail!("--certificate-identity or --certificate-identity-regexp is required"),
+            (None, None) => {
+                anyhow::bail!("--certificate-identity or --certificate-identity-regexp is required")
+            }
         };
-        let issuer = match (&self.certificate_oidc_issuer, &self.certificate_oidc_issuer_regexp) {
+        let issuer = match (
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ) {
             (Some(exact), _) => Matcher::Exact(exact.clone()),
             (None, Some(regexp)) => Matcher::Regexp(regexp.clone()),
-            (None, None) => anyhow::bail!("--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required"),
+            (None, None) => anyhow::bail!(
+                "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required"
+            ),
         };
         Ok(Identity { issuer, subject })
     }

@@ -13,8 +13,8 @@ use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 use super::fetcher::RegistryFetch;
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs};
 use crate::registry::Sources;
-use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
 use crate::runtime::{ComponentSource, Denial, Limits, Report, Runtime};
+use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
 
 /// Verify the signatures of an image (`HOST/REPO[:TAG][@DIGEST]` or `oci:DIR[:TAG]`).
 #[derive(Debug, clap::Args)]
@@ -43,7 +43,8 @@ impl VerifyCommand {
 
 impl VerifyAttestationCommand {
     pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
-        self.args.run(component, CheckKind::Attestation(self.predicate_type))
+        self.args
+            .run(component, CheckKind::Attestation(self.predicate_type))
     }
 }
 
@@ -151,8 +152,16 @@ impl VerifyArgs {
             });
         }
         let kinds = match check {
-            CheckKind::Signature => Kinds { signatures: true, bundles: true, ..Kinds::default() },
-            CheckKind::Attestation(_) => Kinds { attestations: true, bundles: true, ..Kinds::default() },
+            CheckKind::Signature => Kinds {
+                signatures: true,
+                bundles: true,
+                ..Kinds::default()
+            },
+            CheckKind::Attestation(_) => Kinds {
+                attestations: true,
+                bundles: true,
+                ..Kinds::default()
+            },
         };
         let request = VerifyRequest {
             image: self.image.clone(),

@@ -47,13 +47,24 @@ pub(crate) struct VerifyBundleCommand {
 
 impl VerifyBundleCommand {
     pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
-        let bundle = std::fs::read(&self.bundle).with_context(|| format!("reading --bundle {}", self.bundle.display()))?;
+        let bundle = std::fs::read(&self.bundle)
+            .with_context(|| format!("reading --bundle {}", self.bundle.display()))?;
         let artifact = artifact(&self.artifact)?;
         let authority = match &self.key {
-            Some(path) => Authority::Key(std::fs::read_to_string(path).with_context(|| format!("reading --key {}", path.display()))?),
+            Some(path) => Authority::Key(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --key {}", path.display()))?,
+            ),
             None => {
-                let root = if self.staging { STAGING_NAME } else { PRODUCTION_NAME };
-                Authority::Keyless(Keyless { identities: vec![self.identity.identity()?], trusted_root: root.to_owned() })
+                let root = if self.staging {
+                    STAGING_NAME
+                } else {
+                    PRODUCTION_NAME
+                };
+                Authority::Keyless(Keyless {
+                    identities: vec![self.identity.identity()?],
+                    trusted_root: root.to_owned(),
+                })
             }
         };
         let mut trust = TrustRoots::new()?;
@@ -93,7 +104,9 @@ impl VerifyBundleCommand {
             }
             Some(reason) => {
                 let failed = outcome.checks.iter().find(|c| c.outcome == "fail");
-                let detail = failed.map(|c| format!("{}: {}", c.name, c.detail)).unwrap_or_default();
+                let detail = failed
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .unwrap_or_default();
                 eprintln!("NOT verified: {reason} ({detail})");
                 Ok(ExitCode::from(EXIT_NOT_VERIFIED))
             }
@@ -109,5 +122,7 @@ fn artifact(text: &str) -> anyhow::Result<ArtifactInput> {
     if is_digest && !std::path::Path::new(text).exists() {
         return Ok(ArtifactInput::Digest(text.to_ascii_lowercase()));
     }
-    Ok(ArtifactInput::Bytes(std::fs::read(text).with_context(|| format!("reading artifact {text}"))?))
+    Ok(ArtifactInput::Bytes(
+        std::fs::read(text).with_context(|| format!("reading artifact {text}"))?,
+    ))
 }

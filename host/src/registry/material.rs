@@ -44,21 +44,31 @@ pub(super) async fn collect(
     kinds: Kinds,
     limits: &Limits,
 ) -> Result<Material, RegistryError> {
-    let signatures = if kinds.signatures {
-        layers(store, digest, Attachment::Signatures, limits).await?
-    } else {
-        Vec::new()
+    // The three lookups are independent: run them concurrently (one round trip each way
+    // instead of several in a row).
+    let signatures = async {
+        if kinds.signatures {
+            layers(store, digest, Attachment::Signatures, limits).await
+        } else {
+            Ok(Vec::new())
+        }
     };
-    let attestations = if kinds.attestations {
-        layers(store, digest, Attachment::Attestations, limits).await?
-    } else {
-        Vec::new()
+    let attestations = async {
+        if kinds.attestations {
+            layers(store, digest, Attachment::Attestations, limits).await
+        } else {
+            Ok(Vec::new())
+        }
     };
-    let (bundles, discovery) = if kinds.bundles {
-        bundles(store, digest, limits).await?
-    } else {
-        (Vec::new(), Discovery::None)
+    let referrers = async {
+        if kinds.bundles {
+            bundles(store, digest, limits).await
+        } else {
+            Ok((Vec::new(), Discovery::None))
+        }
     };
+    let (signatures, attestations, referrers) = tokio::join!(signatures, attestations, referrers);
+    let (signatures, attestations, (bundles, discovery)) = (signatures?, attestations?, referrers?);
     Ok(Material {
         signatures,
         attestations,

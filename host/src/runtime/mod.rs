@@ -187,7 +187,9 @@ impl Runtime {
     ) -> Result<Result<BundleOutcome, Denial>, RuntimeError> {
         let request = convert::bundle_request(request);
         self.call(source, |policy, store| {
-            policy.sigward_policy_verifier().call_verify_bundle(store, &request)
+            policy
+                .sigward_policy_verifier()
+                .call_verify_bundle(store, &request)
         })
         .map(|answer| answer.map(convert::bundle_outcome).map_err(convert::denial))
     }

@@ -66,8 +66,10 @@ impl TrustRoots {
     ///
     /// [`TrustError::Read`] when the file cannot be read.
     pub fn add_file(&mut self, name: &str, path: &Path) -> Result<(), TrustError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| TrustError::Read { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| TrustError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         self.files.insert(name.to_owned(), bytes);
         Ok(())
     }
@@ -97,7 +99,10 @@ mod tests {
     fn embeds_both_roots_and_files_shadow_them() {
         let mut roots = TrustRoots::default();
         assert!(roots.get(PRODUCTION_NAME).unwrap().starts_with(b"{"));
-        assert_ne!(roots.get(PRODUCTION_NAME).unwrap(), roots.get(STAGING_NAME).unwrap());
+        assert_ne!(
+            roots.get(PRODUCTION_NAME).unwrap(),
+            roots.get(STAGING_NAME).unwrap()
+        );
         assert!(matches!(roots.get("nope"), Err(TrustError::Unknown(_))));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("root.json");

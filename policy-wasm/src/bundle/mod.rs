@@ -150,7 +150,9 @@ impl Bundle {
 
 /// Standard base64 with padding.
 pub(crate) fn b64(text: &str, field: &'static str) -> Result<Vec<u8>, ParseError> {
-    base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| ParseError::BadField(field))
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| ParseError::BadField(field))
 }
 
 #[cfg(test)]

@@ -160,7 +160,9 @@ impl Int {
 }
 
 fn hash32(text: &str, field: &'static str) -> Result<[u8; 32], ParseError> {
-    b64(text, field)?.try_into().map_err(|_| ParseError::BadField(field))
+    b64(text, field)?
+        .try_into()
+        .map_err(|_| ParseError::BadField(field))
 }
 
 fn version(media_type: &str) -> Result<Version, ParseError> {
@@ -176,8 +178,14 @@ fn version(media_type: &str) -> Result<Version, ParseError> {
 impl Bundle {
     pub(super) fn into_bundle(self) -> Result<super::Bundle, ParseError> {
         let version = version(&self.media_type)?;
-        let material = self.verification_material.ok_or(ParseError::Shape("has no verificationMaterial"))?;
-        let signer = match (material.public_key, material.x509_certificate_chain, material.certificate) {
+        let material = self
+            .verification_material
+            .ok_or(ParseError::Shape("has no verificationMaterial"))?;
+        let signer = match (
+            material.public_key,
+            material.x509_certificate_chain,
+            material.certificate,
+        ) {
             (Some(key), None, None) => SignerMaterial::PublicKey { hint: key.hint },
             (None, Some(chain), None) => {
                 let mut certs = chain
@@ -186,15 +194,29 @@ impl Bundle {
                     .map(|c| b64(&c.raw_bytes, "x509CertificateChain"))
                     .collect::<Result<Vec<_>, _>>()?
                     .into_iter();
-                let leaf = certs.next().ok_or(ParseError::Shape("has an empty certificate chain"))?;
-                SignerMaterial::Certificate { leaf, chain: certs.collect() }
+                let leaf = certs
+                    .next()
+                    .ok_or(ParseError::Shape("has an empty certificate chain"))?;
+                SignerMaterial::Certificate {
+                    leaf,
+                    chain: certs.collect(),
+                }
             }
-            (None, None, Some(cert)) => {
-                SignerMaterial::Certificate { leaf: b64(&cert.raw_bytes, "certificate")?, chain: Vec::new() }
+            (None, None, Some(cert)) => SignerMaterial::Certificate {
+                leaf: b64(&cert.raw_bytes, "certificate")?,
+                chain: Vec::new(),
+            },
+            _ => {
+                return Err(ParseError::Shape(
+                    "must have exactly one of publicKey, x509CertificateChain, certificate",
+                ));
             }
-            _ => return Err(ParseError::Shape("must have exactly one of publicKey, x509CertificateChain, certificate")),
         };
-        let tlog_entries = material.tlog_entries.into_iter().map(Entry::into_entry).collect::<Result<_, _>>()?;
+        let tlog_entries = material
+            .tlog_entries
+            .into_iter()
+            .map(Entry::into_entry)
+            .collect::<Result<_, _>>()?;
         let timestamps = material
             .timestamp_verification_data
             .map(|data| data.rfc3161_timestamps)
@@ -211,9 +233,19 @@ impl Bundle {
                 signature: b64(&message.signature, "messageSignature.signature")?,
             },
             (None, Some(envelope)) => Content::Dsse(envelope.into_envelope()?),
-            _ => return Err(ParseError::Shape("must have exactly one of messageSignature, dsseEnvelope")),
+            _ => {
+                return Err(ParseError::Shape(
+                    "must have exactly one of messageSignature, dsseEnvelope",
+                ));
+            }
         };
-        Ok(super::Bundle { version, signer, tlog_entries, timestamps, content })
+        Ok(super::Bundle {
+            version,
+            signer,
+            tlog_entries,
+            timestamps,
+            content,
+        })
     }
 }
 
@@ -240,7 +272,11 @@ impl Entry {
             log_id: b64(&self.log_id.key_id, "logId.keyId")?,
             kind: self.kind_version.kind,
             version: self.kind_version.version,
-            integrated_time: self.integrated_time.map(|t| t.value("integratedTime")).transpose()?.unwrap_or(0),
+            integrated_time: self
+                .integrated_time
+                .map(|t| t.value("integratedTime"))
+                .transpose()?
+                .unwrap_or(0),
             set: self
                 .inclusion_promise
                 .map(|p| b64(&p.signed_entry_timestamp, "inclusionPromise"))
@@ -259,7 +295,12 @@ impl RawEnvelope {
             signatures: self
                 .signatures
                 .into_iter()
-                .map(|s| Ok(EnvelopeSignature { sig: b64(&s.sig, "dsseEnvelope.signatures")?, keyid: s.keyid }))
+                .map(|s| {
+                    Ok(EnvelopeSignature {
+                        sig: b64(&s.sig, "dsseEnvelope.signatures")?,
+                        keyid: s.keyid,
+                    })
+                })
                 .collect::<Result<_, ParseError>>()?,
         })
     }

@@ -60,27 +60,45 @@ impl BundleReport {
 /// [`Error`] when the request itself is unusable: the trust root cannot be fetched or parsed,
 /// the key is not a public key, or the digest is malformed. A bundle that fails a check (or
 /// does not parse) is a [`BundleReport`] with an error, not an `Err`.
-pub fn verify_bundle_request(request: &BundleRequest, source: &mut impl Fetch) -> Result<BundleReport, Error> {
+pub fn verify_bundle_request(
+    request: &BundleRequest,
+    source: &mut impl Fetch,
+) -> Result<BundleReport, Error> {
     let root = source.trusted_root(&request.trusted_root)?;
-    let trust = TrustedRoot::parse(&root)
-        .map_err(|source| Error::TrustRoot { name: request.trusted_root.clone(), source })?;
+    let trust = TrustedRoot::parse(&root).map_err(|source| Error::TrustRoot {
+        name: request.trusted_root.clone(),
+        source,
+    })?;
     let digest;
     let artifact = match &request.artifact {
         ArtifactInput::Bytes(bytes) => Artifact::Bytes(bytes),
         ArtifactInput::Digest(text) => {
             digest = Digest::parse(text).map_err(|e| Error::InvalidRequest(e.to_string()))?;
             let mut raw = [0u8; 32];
-            hex_decode(digest.hex(), &mut raw).ok_or_else(|| Error::InvalidRequest(format!("bad digest {text}")))?;
+            hex_decode(digest.hex(), &mut raw)
+                .ok_or_else(|| Error::InvalidRequest(format!("bad digest {text}")))?;
             Artifact::Sha256(raw)
         }
     };
     let key;
     let authority = match &request.authority {
         Authority::Key(pem) => {
-            let (_, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes())
-                .map_err(|e| Error::InvalidKey { name: "key".to_owned(), source: crate::keys::KeyError::NotPem(e.to_string()) })?;
-            key = (PublicKey::from_pem(pem).map_err(|source| Error::InvalidKey { name: "key".to_owned(), source })?, der);
-            BundleAuthority::Key { key: &key.0, spki_der: &key.1 }
+            let (_, der) =
+                pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|e| Error::InvalidKey {
+                    name: "key".to_owned(),
+                    source: crate::keys::KeyError::NotPem(e.to_string()),
+                })?;
+            key = (
+                PublicKey::from_pem(pem).map_err(|source| Error::InvalidKey {
+                    name: "key".to_owned(),
+                    source,
+                })?,
+                der,
+            );
+            BundleAuthority::Key {
+                key: &key.0,
+                spki_der: &key.1,
+            }
         }
         Authority::Keyless(keyless) => BundleAuthority::Keyless(&keyless.identities),
     };
@@ -92,10 +110,20 @@ pub fn verify_bundle_request(request: &BundleRequest, source: &mut impl Fetch) -
             trail.fail("bundle", e, detail)
         })
         .and_then(|bundle| {
-            super::verify(&bundle, &artifact, &authority, &trust, TlogPolicy::Require, &mut trail)
+            super::verify(
+                &bundle,
+                &artifact,
+                &authority,
+                &trust,
+                TlogPolicy::Require,
+                &mut trail,
+            )
         })
         .err();
-    Ok(BundleReport { error, checks: trail.checks })
+    Ok(BundleReport {
+        error,
+        checks: trail.checks,
+    })
 }
 
 /// Decodes 64 hex digits into `out`.

@@ -5,11 +5,21 @@ use super::*;
 fn conformance() -> PathBuf {
     std::env::var_os("SIGWARD_CONFORMANCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| [env!("CARGO_MANIFEST_DIR"), "../../shared/conformance"].iter().collect())
+        .unwrap_or_else(|| {
+            [env!("CARGO_MANIFEST_DIR"), "../../shared/conformance"]
+                .iter()
+                .collect()
+        })
 }
 
 fn bundle(case: &str) -> Vec<u8> {
-    std::fs::read(conformance().join("bundle-verify").join(case).join("bundle.sigstore.json")).unwrap()
+    std::fs::read(
+        conformance()
+            .join("bundle-verify")
+            .join(case)
+            .join("bundle.sigstore.json"),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -18,7 +28,12 @@ fn parses_every_well_formed_conformance_bundle() {
     for entry in std::fs::read_dir(conformance().join("bundle-verify")).unwrap() {
         let case = entry.unwrap().file_name().to_string_lossy().into_owned();
         if !conformance().join("bundle-verify").join(&case).is_dir()
-            || ["bundle-malformed-json_fail", "bundle-unknown-version_fail", "bundle-empty-certificate-chain_fail"].contains(&case.as_str())
+            || [
+                "bundle-malformed-json_fail",
+                "bundle-unknown-version_fail",
+                "bundle-empty-certificate-chain_fail",
+            ]
+            .contains(&case.as_str())
         {
             continue;
         }
@@ -31,8 +46,14 @@ fn parses_every_well_formed_conformance_bundle() {
 
 #[test]
 fn rejects_malformed_unknown_and_empty() {
-    assert!(matches!(Bundle::parse(&bundle("bundle-malformed-json_fail")), Err(ParseError::Malformed(_))));
-    assert!(matches!(Bundle::parse(&bundle("bundle-unknown-version_fail")), Err(ParseError::UnknownVersion(_))));
+    assert!(matches!(
+        Bundle::parse(&bundle("bundle-malformed-json_fail")),
+        Err(ParseError::Malformed(_))
+    ));
+    assert!(matches!(
+        Bundle::parse(&bundle("bundle-unknown-version_fail")),
+        Err(ParseError::UnknownVersion(_))
+    ));
     assert_eq!(
         Bundle::parse(&bundle("bundle-empty-certificate-chain_fail")),
         Err(ParseError::Shape("has an empty certificate chain"))
@@ -43,10 +64,16 @@ fn rejects_malformed_unknown_and_empty() {
 fn rejects_unknown_fields_and_negative_indexes() {
     let mut json: serde_json::Value = serde_json::from_slice(&bundle("happy-path-v0.3")).unwrap();
     json["verificationMaterial"]["surprise"] = serde_json::Value::Bool(true);
-    assert!(matches!(Bundle::parse(json.to_string().as_bytes()), Err(ParseError::Malformed(_))));
+    assert!(matches!(
+        Bundle::parse(json.to_string().as_bytes()),
+        Err(ParseError::Malformed(_))
+    ));
     let mut json: serde_json::Value = serde_json::from_slice(&bundle("happy-path-v0.3")).unwrap();
     json["verificationMaterial"]["tlogEntries"][0]["logIndex"] = "-1".into();
-    assert_eq!(Bundle::parse(json.to_string().as_bytes()), Err(ParseError::BadField("logIndex")));
+    assert_eq!(
+        Bundle::parse(json.to_string().as_bytes()),
+        Err(ParseError::BadField("logIndex"))
+    );
 }
 
 #[test]

@@ -28,6 +28,7 @@ use crate::sct::{self, SctError};
 use crate::time::{UnixTime, format_rfc3339};
 use crate::tlog::{self, SetPayload, TlogError};
 use crate::trust_root::TrustedRoot;
+use crate::tsa::{self, TsaError};
 use crate::verdict::Trail;
 
 /// Most RFC 3161 timestamps a bundle may carry (sigstore-python's limit).
@@ -90,7 +91,9 @@ pub enum BundleError {
     #[error("bundle has {0} timestamps; at most 32 are allowed")]
     TooManyTimestamps(usize),
     /// The bundle version requires an inclusion promise it lacks.
-    #[error("the tlog entry has no inclusion promise (required for bundle v0.1 and without timestamps)")]
+    #[error(
+        "the tlog entry has no inclusion promise (required for bundle v0.1 and without timestamps)"
+    )]
     MissingInclusionPromise,
     /// The bundle version requires an inclusion proof with checkpoint it lacks.
     #[error("the tlog entry has no inclusion proof with a checkpoint (required from bundle v0.2)")]
@@ -105,8 +108,8 @@ pub enum BundleError {
     #[error(transparent)]
     Tlog(#[from] TlogError),
     /// A timestamp did not verify.
-    #[error("RFC 3161 timestamp: {0}")]
-    Timestamp(String),
+    #[error(transparent)]
+    Timestamp(#[from] TsaError),
     /// A certificate needs a verified time and there is none.
     #[error("no verified signing time (no valid inclusion promise or timestamp)")]
     NoVerifiedTime,
@@ -162,7 +165,9 @@ impl BundleError {
             Self::Certificate(_) => Reason::CertificateInvalid,
             Self::Sct(_) => Reason::SctInvalid,
             Self::AuthorityMismatch(_) => Reason::AuthorityMismatch,
-            Self::MessageDigestMismatch | Self::SubjectMismatch(_) => Reason::ManifestDigestMismatch,
+            Self::MessageDigestMismatch | Self::SubjectMismatch(_) => {
+                Reason::ManifestDigestMismatch
+            }
             Self::UnsupportedDigest(_) => Reason::NotSupported,
             Self::Signature(_) => Reason::SignatureMismatch,
             Self::WrongPayloadType(_) | Self::EnvelopeSignatures(_) | Self::BadStatement(_) => {
@@ -194,15 +199,24 @@ pub fn verify(
         ([entry], TlogPolicy::Require) => Some(entry),
         (_, TlogPolicy::InsecureIgnore) => None,
         (entries, TlogPolicy::Require) => {
-            return Err(fail(trail, "bundle", BundleError::TlogEntryCount(entries.len())));
+            return Err(fail(
+                trail,
+                "bundle",
+                BundleError::TlogEntryCount(entries.len()),
+            ));
         }
     };
     if bundle.timestamps.len() > MAX_TIMESTAMPS {
-        return Err(fail(trail, "bundle", BundleError::TooManyTimestamps(bundle.timestamps.len())));
+        return Err(fail(
+            trail,
+            "bundle",
+            BundleError::TooManyTimestamps(bundle.timestamps.len()),
+        ));
     }
     let certificates = match &bundle.signer {
         SignerMaterial::Certificate { leaf, chain } => {
-            let parsed = parse_certificates(leaf, chain).map_err(|e| fail(trail, "certificate", e))?;
+            let parsed =
+                parse_certificates(leaf, chain).map_err(|e| fail(trail, "certificate", e))?;
             Some(parsed)
         }
         SignerMaterial::PublicKey { .. } => None,
@@ -212,7 +226,9 @@ pub fn verify(
     // 1. Transparency log.
     let signature = bundle.signature().unwrap_or_default();
     let integrated = match entry {
-        Some(entry) => check_tlog(bundle, entry, trust, trail).map_err(|e| fail(trail, "tlog", e))?,
+        Some(entry) => {
+            check_tlog(bundle, entry, trust, trail).map_err(|e| fail(trail, "tlog", e))?
+        }
         None => {
             trail.skip("tlog", "transparency log ignored by request");
             None
@@ -222,16 +238,23 @@ pub fn verify(
     // 2. Verified times.
     let mut times: Vec<UnixTime> = integrated.into_iter().collect();
     for response in &bundle.timestamps {
-        let at = verify_timestamp(response, signature, trust)
-            .map_err(|e| fail(trail, "timestamp", e))?;
+        let at = tsa::verify_timestamp(response, signature, &trust.timestamp_authorities)
+            .map_err(|e| fail(trail, "timestamp", e.into()))?;
         // Rekor v2 has no integrated time: its key must be valid at the timestamp instead.
         if integrated.is_none()
             && let Some(log) = entry.and_then(|e| trust.tlog(&e.log_id))
             && !log.valid_for.contains(at)
         {
-            return Err(fail(trail, "timestamp", BundleError::LogKeyNotValidAt(format_rfc3339(at))));
+            return Err(fail(
+                trail,
+                "timestamp",
+                BundleError::LogKeyNotValidAt(format_rfc3339(at)),
+            ));
         }
-        trail.pass("timestamp", format!("RFC 3161 timestamp at {}", format_rfc3339(at)));
+        trail.pass(
+            "timestamp",
+            format!("RFC 3161 timestamp at {}", format_rfc3339(at)),
+        );
         times.push(at);
     }
 
@@ -239,20 +262,45 @@ pub fn verify(
     let (key, signer, leaf_der) = match (&certificates, authority) {
         (Some((leaf, intermediates)), BundleAuthority::Keyless(identities)) => {
             if times.is_empty() {
-                return Err(fail(trail, "certificate-chain", BundleError::NoVerifiedTime));
+                return Err(fail(
+                    trail,
+                    "certificate-chain",
+                    BundleError::NoVerifiedTime,
+                ));
             }
             let mut path = Vec::new();
             for at in &times {
-                path = cert::verify_chain(leaf, intermediates, &trust.certificate_authorities, *at, Usage::CodeSigning)
-                    .map_err(|e| fail(trail, "certificate-chain", e.into()))?;
+                path = cert::verify_chain(
+                    leaf,
+                    intermediates,
+                    &trust.certificate_authorities,
+                    *at,
+                    Usage::CodeSigning,
+                )
+                .map_err(|e| fail(trail, "certificate-chain", e.into()))?;
             }
-            trail.pass("certificate-chain", format!("chains to a trusted Fulcio CA at {} verified time(s)", times.len()));
-            let sct_time = sct::verify_embedded_sct(&path, &trust.ctlogs).map_err(|e| fail(trail, "sct", e.into()))?;
-            trail.pass("sct", format!("embedded SCT from {}", format_rfc3339(sct_time)));
-            let signer = leaf.signer().map_err(|e| fail(trail, "identity", e.into()))?;
-            cert::check_identity(&signer, identities).map_err(|e| fail(trail, "identity", e.into()))?;
+            trail.pass(
+                "certificate-chain",
+                format!(
+                    "chains to a trusted Fulcio CA at {} verified time(s)",
+                    times.len()
+                ),
+            );
+            let sct_time = sct::verify_embedded_sct(&path, &trust.ctlogs)
+                .map_err(|e| fail(trail, "sct", e.into()))?;
+            trail.pass(
+                "sct",
+                format!("embedded SCT from {}", format_rfc3339(sct_time)),
+            );
+            let signer = leaf
+                .signer()
+                .map_err(|e| fail(trail, "identity", e.into()))?;
+            cert::check_identity(&signer, identities)
+                .map_err(|e| fail(trail, "identity", e.into()))?;
             trail.pass("identity", signer.subject_alternative_names.join(", "));
-            let key = leaf.public_key().map_err(|e| fail(trail, "certificate", e.into()))?;
+            let key = leaf
+                .public_key()
+                .map_err(|e| fail(trail, "certificate", e.into()))?;
             (key, Some(signer), Some(leaf.der().to_vec()))
         }
         (None, BundleAuthority::Key { key, .. }) => {
@@ -260,11 +308,15 @@ pub fn verify(
             ((*key).clone(), None, None)
         }
         (Some(_), BundleAuthority::Key { .. }) => {
-            let err = BundleError::AuthorityMismatch("the bundle is signed with a certificate, not the given key");
+            let err = BundleError::AuthorityMismatch(
+                "the bundle is signed with a certificate, not the given key",
+            );
             return Err(fail(trail, "authority", err));
         }
         (None, BundleAuthority::Keyless(_)) => {
-            let err = BundleError::AuthorityMismatch("the bundle is key-signed; give the key to verify it");
+            let err = BundleError::AuthorityMismatch(
+                "the bundle is key-signed; give the key to verify it",
+            );
             return Err(fail(trail, "authority", err));
         }
     };
@@ -276,37 +328,58 @@ pub fn verify(
 
     // 5. Entry consistency.
     let Some(entry) = entry else {
-        return Ok(Verified { signer, times, statement });
+        return Ok(Verified {
+            signer,
+            times,
+            statement,
+        });
     };
     let verifier = match (&leaf_der, authority) {
         (Some(der), _) => tlog::Verifier::Certificate(der),
         (None, BundleAuthority::Key { spki_der, .. }) => tlog::Verifier::PublicKey(spki_der),
         (None, BundleAuthority::Keyless(_)) => {
-            return Err(fail(trail, "tlog-body", BundleError::AuthorityMismatch("no signer to compare")));
+            return Err(fail(
+                trail,
+                "tlog-body",
+                BundleError::AuthorityMismatch("no signer to compare"),
+            ));
         }
     };
     let kind = check_body(bundle, entry, &artifact_sha256, &verifier)
         .map_err(|e| fail(trail, "tlog-body", e))?;
-    trail.pass("tlog-body", format!("{} {} entry matches the signature", kind.0, kind.1));
+    trail.pass(
+        "tlog-body",
+        format!("{} {} entry matches the signature", kind.0, kind.1),
+    );
 
-    Ok(Verified { signer, times, statement })
+    Ok(Verified {
+        signer,
+        times,
+        statement,
+    })
 }
 
-fn parse_certificates(leaf: &[u8], chain: &[Vec<u8>]) -> Result<(Certificate, Vec<Certificate>), BundleError> {
+fn parse_certificates(
+    leaf: &[u8],
+    chain: &[Vec<u8>],
+) -> Result<(Certificate, Vec<Certificate>), BundleError> {
     let leaf = Certificate::from_der(leaf)?;
-    let intermediates = chain.iter().map(|der| Certificate::from_der(der)).collect::<Result<Vec<_>, _>>()?;
+    let intermediates = chain
+        .iter()
+        .map(|der| Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>()?;
     // Conformance `bundle-with-root-cert_fail`: a chain in a bundle never holds the root.
     cert::reject_roots(&intermediates)?;
     Ok((leaf, intermediates))
 }
 
-/// PENDING-TSA: swapped for `crate::tsa::verify_timestamp` once that module lands.
-fn verify_timestamp(_response: &[u8], _signature: &[u8], _trust: &TrustedRoot) -> Result<UnixTime, BundleError> {
-    Err(BundleError::Timestamp("RFC 3161 verification is not built yet".to_owned()))
-}
-
 /// Step 1; returns the integrated time when a SET vouches for it.
-fn check_tlog(bundle: &Bundle, entry: &TlogEntry, trust: &TrustedRoot, trail: &mut Trail) -> Result<Option<UnixTime>, BundleError> {
+fn check_tlog(
+    bundle: &Bundle,
+    entry: &TlogEntry,
+    trust: &TrustedRoot,
+    trail: &mut Trail,
+) -> Result<Option<UnixTime>, BundleError> {
     let has_checkpoint = entry.proof.as_ref().is_some_and(|p| p.checkpoint.is_some());
     if bundle.version >= Version::V02 && !has_checkpoint {
         return Err(BundleError::MissingInclusionProof);
@@ -315,25 +388,52 @@ fn check_tlog(bundle: &Bundle, entry: &TlogEntry, trust: &TrustedRoot, trail: &m
         return Err(BundleError::MissingInclusionPromise);
     }
     if let Some(proof) = &entry.proof {
-        tlog::verify_inclusion(&entry.body, proof.log_index, proof.tree_size, &proof.hashes, &proof.root_hash)?;
-        trail.pass("inclusion-proof", format!("leaf {} of {} in the tree", proof.log_index, proof.tree_size));
+        tlog::verify_inclusion(
+            &entry.body,
+            proof.log_index,
+            proof.tree_size,
+            &proof.hashes,
+            &proof.root_hash,
+        )?;
+        trail.pass(
+            "inclusion-proof",
+            format!(
+                "leaf {} of {} in the tree",
+                proof.log_index, proof.tree_size
+            ),
+        );
         if let Some(envelope) = &proof.checkpoint {
             let checkpoint = tlog::verify_checkpoint(envelope, &trust.tlogs, None)?;
             if checkpoint.tree_size != proof.tree_size || checkpoint.root_hash != proof.root_hash {
                 return Err(BundleError::CheckpointMismatch);
             }
-            trail.pass("checkpoint", format!("signed checkpoint of {}", checkpoint.origin));
+            trail.pass(
+                "checkpoint",
+                format!("signed checkpoint of {}", checkpoint.origin),
+            );
         }
     }
     let Some(set) = &entry.set else {
-        trail.skip("signed-entry-timestamp", "none (Rekor v2); time comes from timestamps");
+        trail.skip(
+            "signed-entry-timestamp",
+            "none (Rekor v2); time comes from timestamps",
+        );
         return Ok(None);
     };
     let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &entry.body);
-    let log_index = i64::try_from(entry.log_index).map_err(|_| BundleError::Parse(ParseError::BadField("logIndex")))?;
-    let payload = SetPayload { body: &body, integrated_time: entry.integrated_time, log_id: &entry.log_id, log_index };
+    let log_index = i64::try_from(entry.log_index)
+        .map_err(|_| BundleError::Parse(ParseError::BadField("logIndex")))?;
+    let payload = SetPayload {
+        body: &body,
+        integrated_time: entry.integrated_time,
+        log_id: &entry.log_id,
+        log_index,
+    };
     tlog::verify_set(&payload, set, &trust.tlogs)?;
-    trail.pass("signed-entry-timestamp", format!("integrated at {}", format_rfc3339(entry.integrated_time)));
+    trail.pass(
+        "signed-entry-timestamp",
+        format!("integrated at {}", format_rfc3339(entry.integrated_time)),
+    );
     Ok(Some(entry.integrated_time))
 }
 
@@ -359,7 +459,10 @@ fn check_signature(
                 Artifact::Bytes(bytes) => key.verify(bytes, signature)?,
                 Artifact::Sha256(digest) => key.verify_sha256_prehash(digest, signature)?,
             }
-            trail.pass("signature", format!("{} signature over the artifact", key.algorithm()));
+            trail.pass(
+                "signature",
+                format!("{} signature over the artifact", key.algorithm()),
+            );
             Ok(None)
         }
         Content::Dsse(envelope) => {
@@ -370,7 +473,10 @@ fn check_signature(
                 return Err(BundleError::EnvelopeSignatures(envelope.signatures.len()));
             };
             key.verify(&envelope.signed_bytes(), &signature.sig)?;
-            trail.pass("signature", format!("{} signature over the DSSE envelope", key.algorithm()));
+            trail.pass(
+                "signature",
+                format!("{} signature over the DSSE envelope", key.algorithm()),
+            );
             let wanted = hex_lower(artifact_sha256);
             if !statement_subjects(&envelope.payload)?.contains(&wanted) {
                 return Err(BundleError::SubjectMismatch(wanted));
@@ -383,7 +489,8 @@ fn check_signature(
 
 /// The `sha256` digests of an in-toto statement's subjects.
 pub(crate) fn statement_subjects(payload: &[u8]) -> Result<Vec<String>, BundleError> {
-    let statement: Value = serde_json::from_slice(payload).map_err(|e| BundleError::BadStatement(e.to_string()))?;
+    let statement: Value =
+        serde_json::from_slice(payload).map_err(|e| BundleError::BadStatement(e.to_string()))?;
     let subjects = statement
         .get("subject")
         .and_then(Value::as_array)
@@ -403,7 +510,10 @@ fn check_body(
 ) -> Result<(&'static str, &'static str), BundleError> {
     let signatures: Vec<Vec<u8>>;
     let signed = match &bundle.content {
-        Content::Message { signature, .. } => tlog::Signed::Message { sha256: artifact_sha256, signature },
+        Content::Message { signature, .. } => tlog::Signed::Message {
+            sha256: artifact_sha256,
+            signature,
+        },
         Content::Dsse(envelope) => {
             signatures = envelope.signatures.iter().map(|s| s.sig.clone()).collect();
             tlog::Signed::Dsse {

@@ -55,7 +55,14 @@ pub(super) fn check_layer(context: &Context<'_>, layer: &Layer) -> SignatureRepo
         Ok((authority, payload)) => (Some(authority.to_owned()), None, Some(payload)),
         Err(reason) => (None, Some(reason), None),
     };
-    SignatureReport { source, digest: layer.digest.clone(), authority, reason, checks: trail.checks, payload }
+    SignatureReport {
+        source,
+        digest: layer.digest.clone(),
+        authority,
+        reason,
+        checks: trail.checks,
+        payload,
+    }
 }
 
 /// What a signature covers: the signed bytes and the candidate signatures.
@@ -66,14 +73,30 @@ struct Signed {
 }
 
 /// Runs the numbered checks; returns the verifying authority's name and the verified payload.
-fn run<'a>(context: &Context<'a>, layer: &Layer, trail: &mut Trail) -> Result<(&'a str, String), Reason> {
+fn run<'a>(
+    context: &Context<'a>,
+    layer: &Layer,
+    trail: &mut Trail,
+) -> Result<(&'a str, String), Reason> {
     // 1. The blob is what its descriptor says.
-    let blob_digest = Digest::parse(&layer.digest)
-        .map_err(|err| trail.fail("payload-digest", Reason::PayloadDigestMismatch, err.to_string()))?;
-    blob_digest
-        .check(&layer.payload)
-        .map_err(|err| trail.fail("payload-digest", Reason::PayloadDigestMismatch, err.to_string()))?;
-    trail.pass("payload-digest", format!("layer bytes hash to {blob_digest}"));
+    let blob_digest = Digest::parse(&layer.digest).map_err(|err| {
+        trail.fail(
+            "payload-digest",
+            Reason::PayloadDigestMismatch,
+            err.to_string(),
+        )
+    })?;
+    blob_digest.check(&layer.payload).map_err(|err| {
+        trail.fail(
+            "payload-digest",
+            Reason::PayloadDigestMismatch,
+            err.to_string(),
+        )
+    })?;
+    trail.pass(
+        "payload-digest",
+        format!("layer bytes hash to {blob_digest}"),
+    );
 
     // 2. The signature.
     let signed = signed(context, layer, trail)?;
@@ -82,7 +105,9 @@ fn run<'a>(context: &Context<'a>, layer: &Layer, trail: &mut Trail) -> Result<(&
     let rekor = check_set(context, layer, trail)?;
 
     // 4. An authority verifies the signature.
-    let time = rekor.as_ref().map_or(context.request.at, |r| r.integrated_time);
+    let time = rekor
+        .as_ref()
+        .map_or(context.request.at, |r| r.integrated_time);
     let mut failures = Vec::new();
     let mut verified = None;
     for signer in context.authorities {
@@ -91,12 +116,22 @@ fn run<'a>(context: &Context<'a>, layer: &Layer, trail: &mut Trail) -> Result<(&
                 verified = Some((signer.name(), found));
                 break;
             }
-            Err((reason, detail)) => failures.push((reason, format!("{}: {detail}", signer.name()))),
+            Err((reason, detail)) => {
+                failures.push((reason, format!("{}: {detail}", signer.name())))
+            }
         }
     }
     let Some((authority, (verifier, identity))) = verified else {
-        let reason = failures.iter().map(|(r, _)| *r).max().unwrap_or(Reason::SignatureMismatch);
-        let detail = failures.into_iter().map(|(_, d)| d).collect::<Vec<_>>().join("; ");
+        let reason = failures
+            .iter()
+            .map(|(r, _)| *r)
+            .max()
+            .unwrap_or(Reason::SignatureMismatch);
+        let detail = failures
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect::<Vec<_>>()
+            .join("; ");
         return Err(trail.fail("signature", reason, detail));
     };
     trail.pass("signature", format!("verified by {authority}{identity}"));
@@ -109,7 +144,9 @@ fn run<'a>(context: &Context<'a>, layer: &Layer, trail: &mut Trail) -> Result<(&
 
     // 6. The logged entry is this signature's.
     if let Some(rekor) = rekor {
-        let body = rekor.body_bytes().map_err(|e| trail.fail("tlog-body", Reason::TlogInvalid, e.to_string()))?;
+        let body = rekor
+            .body_bytes()
+            .map_err(|e| trail.fail("tlog-body", Reason::TlogInvalid, e.to_string()))?;
         let sha256: [u8; 32] = Sha256::digest(&layer.payload).into();
         let verifier = match &verifier {
             Verifier::Certificate(der) => tlog::Verifier::Certificate(der),
@@ -118,7 +155,11 @@ fn run<'a>(context: &Context<'a>, layer: &Layer, trail: &mut Trail) -> Result<(&
         let logged = match &signed.envelope {
             None => tlog::Signed::Message {
                 sha256: &sha256,
-                signature: signed.signatures.first().map(Vec::as_slice).unwrap_or_default(),
+                signature: signed
+                    .signatures
+                    .first()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
             },
             Some(envelope) => tlog::Signed::Dsse {
                 payload: &envelope.payload,
@@ -144,26 +185,65 @@ fn signed(context: &Context<'_>, layer: &Layer, trail: &mut Trail) -> Result<Sig
         }
         let signatures: Vec<Vec<u8>> = envelope.signatures.iter().map(|s| s.sig.clone()).collect();
         if signatures.is_empty() {
-            return Err(trail.fail("envelope", Reason::MissingSignature, "DSSE envelope has no signature"));
+            return Err(trail.fail(
+                "envelope",
+                Reason::MissingSignature,
+                "DSSE envelope has no signature",
+            ));
         }
-        trail.pass("envelope", format!("DSSE envelope with {} signature(s)", signatures.len()));
-        return Ok(Signed { bytes: envelope.signed_bytes(), signatures, envelope: Some(envelope) });
+        trail.pass(
+            "envelope",
+            format!("DSSE envelope with {} signature(s)", signatures.len()),
+        );
+        return Ok(Signed {
+            bytes: envelope.signed_bytes(),
+            signatures,
+            envelope: Some(envelope),
+        });
     }
-    let encoded = layer.annotations.get(SIGNATURE_ANNOTATION).filter(|s| !s.is_empty()).ok_or_else(|| {
-        trail.fail("signature-annotation", Reason::MissingSignature, format!("no {SIGNATURE_ANNOTATION} annotation"))
-    })?;
+    let encoded = layer
+        .annotations
+        .get(SIGNATURE_ANNOTATION)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            trail.fail(
+                "signature-annotation",
+                Reason::MissingSignature,
+                format!("no {SIGNATURE_ANNOTATION} annotation"),
+            )
+        })?;
     // Go's decoder (cosign) skips \r and \n.
-    let cleaned: String = encoded.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    let signature = base64::engine::general_purpose::STANDARD.decode(cleaned).map_err(|err| {
-        trail.fail("signature-annotation", Reason::InvalidSignatureEncoding, format!("signature is not base64: {err}"))
-    })?;
-    trail.pass("signature-annotation", format!("{} signature bytes", signature.len()));
-    Ok(Signed { bytes: layer.payload.clone(), signatures: vec![signature], envelope: None })
+    let cleaned: String = encoded
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(cleaned)
+        .map_err(|err| {
+            trail.fail(
+                "signature-annotation",
+                Reason::InvalidSignatureEncoding,
+                format!("signature is not base64: {err}"),
+            )
+        })?;
+    trail.pass(
+        "signature-annotation",
+        format!("{} signature bytes", signature.len()),
+    );
+    Ok(Signed {
+        bytes: layer.payload.clone(),
+        signatures: vec![signature],
+        envelope: None,
+    })
 }
 
 /// Step 3: verifies the Rekor bundle annotation when the log is required (or dates a
 /// certificate); returns it when verified.
-fn check_set(context: &Context<'_>, layer: &Layer, trail: &mut Trail) -> Result<Option<RekorBundle>, Reason> {
+fn check_set(
+    context: &Context<'_>,
+    layer: &Layer,
+    trail: &mut Trail,
+) -> Result<Option<RekorBundle>, Reason> {
     let annotation = layer.annotations.get(REKOR_BUNDLE_ANNOTATION);
     match (context.request.tlog, annotation) {
         (TlogPolicy::InsecureIgnore, _) => {
@@ -171,17 +251,27 @@ fn check_set(context: &Context<'_>, layer: &Layer, trail: &mut Trail) -> Result<
             Ok(None)
         }
         (TlogPolicy::Require, None) => {
-            let detail = format!("no {REKOR_BUNDLE_ANNOTATION} annotation; the transparency log is required");
+            let detail = format!(
+                "no {REKOR_BUNDLE_ANNOTATION} annotation; the transparency log is required"
+            );
             Err(trail.fail("tlog", Reason::TlogMissing, detail))
         }
         (TlogPolicy::Require, Some(json)) => {
-            let rekor = RekorBundle::parse(json).map_err(|e| trail.fail("tlog", Reason::TlogInvalid, e.to_string()))?;
+            let rekor = RekorBundle::parse(json)
+                .map_err(|e| trail.fail("tlog", Reason::TlogInvalid, e.to_string()))?;
             let root = context
                 .roots
                 .get(&context.request.trusted_root)
-                .ok_or_else(|| trail.fail("tlog", Reason::TlogInvalid, "no trust root for the log"))?;
-            rekor.verify(&root.tlogs).map_err(|e| trail.fail("tlog", Reason::TlogInvalid, e.to_string()))?;
-            let detail = format!("signed entry timestamp: logged at {}", format_rfc3339(rekor.integrated_time));
+                .ok_or_else(|| {
+                    trail.fail("tlog", Reason::TlogInvalid, "no trust root for the log")
+                })?;
+            rekor
+                .verify(&root.tlogs)
+                .map_err(|e| trail.fail("tlog", Reason::TlogInvalid, e.to_string()))?;
+            let detail = format!(
+                "signed entry timestamp: logged at {}",
+                format_rfc3339(rekor.integrated_time)
+            );
             trail.pass("tlog", detail);
             Ok(Some(rekor))
         }
@@ -210,24 +300,40 @@ fn check_signer(
                 Err(err) => last = Some(err),
             }
         }
-        Err((Reason::SignatureMismatch, last.map(|e| e.to_string()).unwrap_or_default()))
+        Err((
+            Reason::SignatureMismatch,
+            last.map(|e| e.to_string()).unwrap_or_default(),
+        ))
     };
     match signer {
         Signer::Key { key, spki_der, .. } => {
             verify_any(key)?;
             Ok((Verifier::Key(spki_der.clone()), String::new()))
         }
-        Signer::Keyless { identities, trusted_root, .. } => {
+        Signer::Keyless {
+            identities,
+            trusted_root,
+            ..
+        } => {
             let cert_error = |reason| move |e: cert::CertError| (reason, e.to_string());
-            let pem = layer
-                .annotations
-                .get(CERTIFICATE_ANNOTATION)
-                .ok_or((Reason::AuthorityMismatch, "no certificate annotation: not a keyless signature".to_owned()))?;
-            let mut leaves = cert::parse_pem_chain(pem).map_err(cert_error(Reason::CertificateInvalid))?.into_iter();
-            let leaf = leaves.next().ok_or((Reason::CertificateInvalid, "empty certificate annotation".to_owned()))?;
+            let pem = layer.annotations.get(CERTIFICATE_ANNOTATION).ok_or((
+                Reason::AuthorityMismatch,
+                "no certificate annotation: not a keyless signature".to_owned(),
+            ))?;
+            let mut leaves = cert::parse_pem_chain(pem)
+                .map_err(cert_error(Reason::CertificateInvalid))?
+                .into_iter();
+            let leaf = leaves.next().ok_or((
+                Reason::CertificateInvalid,
+                "empty certificate annotation".to_owned(),
+            ))?;
             // The chain annotation holds intermediates then the root; the root must come from
             // the trust root, so roots here are dropped, and the rest only help build a path.
-            let intermediates: Vec<Certificate> = match layer.annotations.get(CHAIN_ANNOTATION).filter(|c| !c.trim().is_empty()) {
+            let intermediates: Vec<Certificate> = match layer
+                .annotations
+                .get(CHAIN_ANNOTATION)
+                .filter(|c| !c.trim().is_empty())
+            {
                 Some(chain) => cert::parse_pem_chain(chain)
                     .map_err(cert_error(Reason::CertificateInvalid))?
                     .into_iter()
@@ -235,39 +341,65 @@ fn check_signer(
                     .collect(),
                 None => Vec::new(),
             };
-            let root = context
-                .roots
-                .get(*trusted_root)
-                .ok_or((Reason::CertificateInvalid, format!("no trust root {trusted_root:?}")))?;
-            let path = cert::verify_chain(&leaf, &intermediates, &root.certificate_authorities, time, Usage::CodeSigning)
-                .map_err(cert_error(Reason::CertificateInvalid))?;
+            let root = context.roots.get(*trusted_root).ok_or((
+                Reason::CertificateInvalid,
+                format!("no trust root {trusted_root:?}"),
+            ))?;
+            let path = cert::verify_chain(
+                &leaf,
+                &intermediates,
+                &root.certificate_authorities,
+                time,
+                Usage::CodeSigning,
+            )
+            .map_err(cert_error(Reason::CertificateInvalid))?;
             match sct::verify_embedded_sct(&path, &root.ctlogs) {
                 Ok(_) => {}
                 Err(SctError::Missing) if leaf.not_before() < SCT_REQUIRED_FROM => {}
                 Err(err) => return Err((Reason::SctInvalid, err.to_string())),
             }
-            let identity = leaf.signer().map_err(cert_error(Reason::CertificateInvalid))?;
-            cert::check_identity(&identity, identities).map_err(cert_error(Reason::IdentityMismatch))?;
-            let key = leaf.public_key().map_err(cert_error(Reason::CertificateInvalid))?;
+            let identity = leaf
+                .signer()
+                .map_err(cert_error(Reason::CertificateInvalid))?;
+            cert::check_identity(&identity, identities)
+                .map_err(cert_error(Reason::IdentityMismatch))?;
+            let key = leaf
+                .public_key()
+                .map_err(cert_error(Reason::CertificateInvalid))?;
             verify_any(&key)?;
-            let who = format!(" ({} via {})", identity.subject_alternative_names.join(", "), identity.issuer.as_deref().unwrap_or("no issuer"));
+            let who = format!(
+                " ({} via {})",
+                identity.subject_alternative_names.join(", "),
+                identity.issuer.as_deref().unwrap_or("no issuer")
+            );
             Ok((Verifier::Certificate(leaf.der().to_vec()), who))
         }
     }
 }
 
 /// Step 5 for `.sig` layers.
-fn check_simple_signing(context: &Context<'_>, bytes: &[u8], trail: &mut Trail) -> Result<String, Reason> {
-    let payload = Payload::parse(bytes).map_err(|err| trail.fail("payload", Reason::MalformedPayload, err.to_string()))?;
+fn check_simple_signing(
+    context: &Context<'_>,
+    bytes: &[u8],
+    trail: &mut Trail,
+) -> Result<String, Reason> {
+    let payload = Payload::parse(bytes)
+        .map_err(|err| trail.fail("payload", Reason::MalformedPayload, err.to_string()))?;
     if payload.payload_type != PAYLOAD_TYPE {
-        let detail = format!("critical.type is {:?}, expected {PAYLOAD_TYPE:?}", payload.payload_type);
+        let detail = format!(
+            "critical.type is {:?}, expected {PAYLOAD_TYPE:?}",
+            payload.payload_type
+        );
         return Err(trail.fail("payload-type", Reason::WrongPayloadType, detail));
     }
     trail.pass("payload-type", PAYLOAD_TYPE);
     // It signs this image's digest: defeats replaying another image's signature.
     let expected = context.digest.to_string();
     if payload.manifest_digest != expected {
-        let detail = format!("signed digest {} is not {expected}", payload.manifest_digest);
+        let detail = format!(
+            "signed digest {} is not {expected}",
+            payload.manifest_digest
+        );
         return Err(trail.fail("manifest-digest", Reason::ManifestDigestMismatch, detail));
     }
     trail.pass("manifest-digest", expected);
@@ -277,20 +409,38 @@ fn check_simple_signing(context: &Context<'_>, bytes: &[u8], trail: &mut Trail) 
             trail.pass("docker-reference", payload.docker_reference.clone());
         }
         Some(repository) => {
-            let detail = format!("signed for {}, image is in {repository}", payload.docker_reference);
+            let detail = format!(
+                "signed for {}, image is in {repository}",
+                payload.docker_reference
+            );
             return Err(trail.fail("docker-reference", Reason::ReferenceMismatch, detail));
         }
-        None => trail.skip("docker-reference", "the image source has no repository name"),
+        None => trail.skip(
+            "docker-reference",
+            "the image source has no repository name",
+        ),
     }
     check_annotations(context, &payload.optional, trail)?;
     Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// Step 5 for `.att` layers and DSSE bundles: an in-toto statement about this image.
-pub(super) fn check_statement(context: &Context<'_>, statement: &[u8], trail: &mut Trail) -> Result<String, Reason> {
-    let value: Value = serde_json::from_slice(statement)
-        .map_err(|e| trail.fail("statement", Reason::MalformedPayload, format!("in-toto statement is not JSON: {e}")))?;
-    let found = value.get("predicateType").and_then(Value::as_str).unwrap_or_default();
+pub(super) fn check_statement(
+    context: &Context<'_>,
+    statement: &[u8],
+    trail: &mut Trail,
+) -> Result<String, Reason> {
+    let value: Value = serde_json::from_slice(statement).map_err(|e| {
+        trail.fail(
+            "statement",
+            Reason::MalformedPayload,
+            format!("in-toto statement is not JSON: {e}"),
+        )
+    })?;
+    let found = value
+        .get("predicateType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let wanted = match &context.request.check {
         CheckKind::Attestation(wanted) => predicate_type(wanted),
         CheckKind::Signature => super::COSIGN_SIGN_PREDICATE,
@@ -306,18 +456,36 @@ pub(super) fn check_statement(context: &Context<'_>, statement: &[u8], trail: &m
         .get("subject")
         .and_then(Value::as_array)
         .and_then(|subjects| {
-            subjects.iter().find(|s| s.get("digest").and_then(|d| d.get("sha256")).and_then(Value::as_str) == Some(hex))
+            subjects.iter().find(|s| {
+                s.get("digest")
+                    .and_then(|d| d.get("sha256"))
+                    .and_then(Value::as_str)
+                    == Some(hex)
+            })
         })
-        .ok_or_else(|| trail.fail("subject", Reason::ManifestDigestMismatch, format!("no subject has digest sha256:{hex}")))?;
+        .ok_or_else(|| {
+            trail.fail(
+                "subject",
+                Reason::ManifestDigestMismatch,
+                format!("no subject has digest sha256:{hex}"),
+            )
+        })?;
     trail.pass("subject", format!("subject sha256:{hex}"));
     let empty = Map::new();
-    let annotations = subject.get("annotations").and_then(Value::as_object).unwrap_or(&empty);
+    let annotations = subject
+        .get("annotations")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     check_annotations(context, annotations, trail)?;
     Ok(String::from_utf8_lossy(statement).into_owned())
 }
 
 /// Required annotations, compared as strings (cosign compares JSON values).
-fn check_annotations(context: &Context<'_>, claims: &Map<String, Value>, trail: &mut Trail) -> Result<(), Reason> {
+fn check_annotations(
+    context: &Context<'_>,
+    claims: &Map<String, Value>,
+    trail: &mut Trail,
+) -> Result<(), Reason> {
     let required = &context.request.annotations;
     for (key, value) in required {
         match claims.get(key) {
@@ -329,7 +497,10 @@ fn check_annotations(context: &Context<'_>, claims: &Map<String, Value>, trail: 
         }
     }
     if !required.is_empty() {
-        trail.pass("annotations", format!("{} required annotations present", required.len()));
+        trail.pass(
+            "annotations",
+            format!("{} required annotations present", required.len()),
+        );
     }
     Ok(())
 }

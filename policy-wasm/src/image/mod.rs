@@ -88,7 +88,9 @@ pub fn predicate_type(name: &str) -> &str {
 /// reported in the [`Report`].
 pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<Report, Error> {
     if request.authorities.is_empty() {
-        return Err(Error::InvalidRequest("no authority to verify against".to_owned()));
+        return Err(Error::InvalidRequest(
+            "no authority to verify against".to_owned(),
+        ));
     }
     let authorities = request
         .authorities
@@ -99,8 +101,16 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
     let resolved = source.resolve(&request.image)?;
     let digest = Digest::parse(&resolved.digest)?;
     let kinds = match request.check {
-        CheckKind::Signature => Kinds { signatures: true, bundles: true, ..Kinds::default() },
-        CheckKind::Attestation(_) => Kinds { attestations: true, bundles: true, ..Kinds::default() },
+        CheckKind::Signature => Kinds {
+            signatures: true,
+            bundles: true,
+            ..Kinds::default()
+        },
+        CheckKind::Attestation(_) => Kinds {
+            attestations: true,
+            bundles: true,
+            ..Kinds::default()
+        },
     };
     let material = source.attached(&request.image, &resolved.digest, kinds)?;
 
@@ -121,8 +131,16 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
         authorities: &authorities,
         roots: &roots,
     };
-    let mut signatures: Vec<_> = layers.iter().map(|layer| legacy::check_layer(&context, layer)).collect();
-    signatures.extend(material.bundles.iter().filter_map(|bundle| referrer::check_bundle(&context, bundle)));
+    let mut signatures: Vec<_> = layers
+        .iter()
+        .map(|layer| legacy::check_layer(&context, layer))
+        .collect();
+    signatures.extend(
+        material
+            .bundles
+            .iter()
+            .filter_map(|bundle| referrer::check_bundle(&context, bundle)),
+    );
     Ok(Report {
         image: request.image.clone(),
         digest: digest.to_string(),
@@ -143,24 +161,42 @@ struct Context<'a> {
 /// An authority ready to check signatures.
 enum Signer<'a> {
     /// A public key and its DER SubjectPublicKeyInfo (as logs record it).
-    Key { name: &'a str, key: PublicKey, spki_der: Vec<u8> },
+    Key {
+        name: &'a str,
+        key: PublicKey,
+        spki_der: Vec<u8>,
+    },
     /// Certificate identities under a trust root.
-    Keyless { name: &'a str, identities: &'a [Identity], trusted_root: &'a str },
+    Keyless {
+        name: &'a str,
+        identities: &'a [Identity],
+        trusted_root: &'a str,
+    },
 }
 
 impl<'a> Signer<'a> {
     fn new(named: &'a NamedAuthority) -> Result<Self, Error> {
-        let invalid = |source| Error::InvalidKey { name: named.name.clone(), source };
+        let invalid = |source| Error::InvalidKey {
+            name: named.name.clone(),
+            source,
+        };
         match &named.authority {
             Authority::Key(pem) => {
                 let key = PublicKey::from_pem(pem).map_err(invalid)?;
                 let (_, spki_der) = pem_rfc7468::decode_vec(pem.trim().as_bytes())
                     .map_err(|e| invalid(crate::keys::KeyError::NotPem(e.to_string())))?;
-                Ok(Self::Key { name: &named.name, key, spki_der })
+                Ok(Self::Key {
+                    name: &named.name,
+                    key,
+                    spki_der,
+                })
             }
             Authority::Keyless(keyless) => {
                 if keyless.identities.is_empty() {
-                    return Err(Error::InvalidRequest(format!("authority {}: no identity", named.name)));
+                    return Err(Error::InvalidRequest(format!(
+                        "authority {}: no identity",
+                        named.name
+                    )));
                 }
                 Ok(Self::Keyless {
                     name: &named.name,
@@ -200,8 +236,10 @@ fn trust_roots(
             continue;
         }
         let bytes = source.trusted_root(name)?;
-        let root = TrustedRoot::parse(&bytes)
-            .map_err(|source| Error::TrustRoot { name: name.to_owned(), source })?;
+        let root = TrustedRoot::parse(&bytes).map_err(|source| Error::TrustRoot {
+            name: name.to_owned(),
+            source,
+        })?;
         roots.insert(name.to_owned(), root);
     }
     Ok(roots)

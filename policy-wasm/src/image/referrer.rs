@@ -16,7 +16,10 @@ use crate::verdict::{SignatureReport, Source, Trail};
 
 /// Checks one attached bundle; `None` when it is not the kind of material asked for (an
 /// attestation when signatures are wanted, or another predicate type).
-pub(super) fn check_bundle(context: &Context<'_>, attached: &AttachedBundle) -> Option<SignatureReport> {
+pub(super) fn check_bundle(
+    context: &Context<'_>,
+    attached: &AttachedBundle,
+) -> Option<SignatureReport> {
     let mut trail = Trail::default();
     let parsed = parse(attached, &mut trail);
     if let Ok(bundle) = &parsed
@@ -40,13 +43,29 @@ pub(super) fn check_bundle(context: &Context<'_>, attached: &AttachedBundle) -> 
 }
 
 fn parse(attached: &AttachedBundle, trail: &mut Trail) -> Result<Bundle, Reason> {
-    let digest = Digest::parse(&attached.digest)
-        .map_err(|e| trail.fail("payload-digest", Reason::PayloadDigestMismatch, e.to_string()))?;
-    digest
-        .check(&attached.bundle)
-        .map_err(|e| trail.fail("payload-digest", Reason::PayloadDigestMismatch, e.to_string()))?;
-    trail.pass("payload-digest", format!("bundle bytes hash to {digest} (referrer {})", attached.manifest_digest));
-    Bundle::parse(&attached.bundle).map_err(|e| trail.fail("bundle", Reason::BundleMalformed, e.to_string()))
+    let digest = Digest::parse(&attached.digest).map_err(|e| {
+        trail.fail(
+            "payload-digest",
+            Reason::PayloadDigestMismatch,
+            e.to_string(),
+        )
+    })?;
+    digest.check(&attached.bundle).map_err(|e| {
+        trail.fail(
+            "payload-digest",
+            Reason::PayloadDigestMismatch,
+            e.to_string(),
+        )
+    })?;
+    trail.pass(
+        "payload-digest",
+        format!(
+            "bundle bytes hash to {digest} (referrer {})",
+            attached.manifest_digest
+        ),
+    );
+    Bundle::parse(&attached.bundle)
+        .map_err(|e| trail.fail("bundle", Reason::BundleMalformed, e.to_string()))
 }
 
 /// Routes by the (not yet verified) predicate type; it is checked again once verified.
@@ -54,7 +73,11 @@ fn wanted(context: &Context<'_>, bundle: &Bundle) -> bool {
     let claimed = match &bundle.content {
         Content::Dsse(envelope) => serde_json::from_slice::<Value>(&envelope.payload)
             .ok()
-            .and_then(|v| v.get("predicateType").and_then(Value::as_str).map(str::to_owned)),
+            .and_then(|v| {
+                v.get("predicateType")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }),
         Content::Message { .. } => None,
     };
     match (&context.request.check, claimed) {
@@ -65,10 +88,20 @@ fn wanted(context: &Context<'_>, bundle: &Bundle) -> bool {
     }
 }
 
-fn verify<'a>(context: &Context<'a>, bundle: &Bundle, trail: &mut Trail) -> Result<(&'a str, String), Reason> {
+fn verify<'a>(
+    context: &Context<'a>,
+    bundle: &Bundle,
+    trail: &mut Trail,
+) -> Result<(&'a str, String), Reason> {
     let mut digest = [0u8; 32];
-    for (slot, pair) in digest.iter_mut().zip(context.digest.hex().as_bytes().chunks(2)) {
-        *slot = core::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).unwrap_or_default();
+    for (slot, pair) in digest
+        .iter_mut()
+        .zip(context.digest.hex().as_bytes().chunks(2))
+    {
+        *slot = core::str::from_utf8(pair)
+            .ok()
+            .and_then(|p| u8::from_str_radix(p, 16).ok())
+            .unwrap_or_default();
     }
     let artifact = Artifact::Sha256(digest);
     let mut last = None;
@@ -89,7 +122,14 @@ fn verify<'a>(context: &Context<'a>, bundle: &Bundle, trail: &mut Trail) -> Resu
             Signer::Key { key, spki_der, .. } => BundleAuthority::Key { key, spki_der },
             Signer::Keyless { identities, .. } => BundleAuthority::Keyless(identities),
         };
-        match bundle::verify(bundle, &artifact, &authority, trust, context.request.tlog, &mut attempt) {
+        match bundle::verify(
+            bundle,
+            &artifact,
+            &authority,
+            trust,
+            context.request.tlog,
+            &mut attempt,
+        ) {
             Ok(verified) => {
                 trail.checks.extend(attempt.checks);
                 let payload = match (&verified.statement, &context.request.check) {

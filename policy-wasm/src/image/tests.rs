@@ -2,9 +2,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::authority::Matcher;
 use crate::error::Reason;
 use crate::fetch::{FetchError, Layer, Material, Resolved};
-use crate::authority::Matcher;
 use crate::verdict::Outcome;
 
 const IMAGE: &str = "registry.test/team/app:v1";
@@ -48,9 +48,11 @@ impl Fetch for Memory {
     }
 
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
-        let dir = std::env::var("SIGWARD_CONFORMANCE_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance").to_owned());
-        std::fs::read(format!("{dir}/trust/{name}/trusted_root.json")).map_err(|e| FetchError::NotFound(e.to_string()))
+        let dir = std::env::var("SIGWARD_CONFORMANCE_DIR").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance").to_owned()
+        });
+        std::fs::read(format!("{dir}/trust/{name}/trusted_root.json"))
+            .map_err(|e| FetchError::NotFound(e.to_string()))
     }
 }
 
@@ -254,8 +256,9 @@ fn host_digest_is_not_trusted_blindly() {
 
 /// `../shared/fixtures/legacy-keyless`: real keyless `.sig` layers (see its README).
 fn legacy_keyless() -> PathBuf {
-    let conformance = std::env::var("SIGWARD_CONFORMANCE_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance").to_owned());
+    let conformance = std::env::var("SIGWARD_CONFORMANCE_DIR").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance").to_owned()
+    });
     Path::new(&conformance).join("../fixtures/legacy-keyless")
 }
 
@@ -270,7 +273,8 @@ fn expectation(case: &Path, key: &str) -> Option<String> {
 /// The fixture's layer and a source that serves it for the image it names.
 fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
     let payload = std::fs::read(case.join("payload.json")).unwrap();
-    let annotations: BTreeMap<String, String> = serde_json::from_slice(&std::fs::read(case.join("annotations.json")).unwrap()).unwrap();
+    let annotations: BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(case.join("annotations.json")).unwrap()).unwrap();
     let image = read(&case.join("image.txt")).trim().to_owned();
     let (repository, digest) = image.split_once('@').unwrap();
     let layer = Layer {
@@ -279,7 +283,12 @@ fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
         annotations,
         payload,
     };
-    let source = Memory { repository: Some(repository.to_owned()), layers: vec![layer], calls: Vec::new(), digest: digest.to_owned() };
+    let source = Memory {
+        repository: Some(repository.to_owned()),
+        layers: vec![layer],
+        calls: Vec::new(),
+        digest: digest.to_owned(),
+    };
     let identity = expectation(case, "identity").unwrap_or_else(|| "nobody@example.com".to_owned());
     let issuer = match expectation(case, "issuer").as_deref() {
         None | Some("none") => Matcher::Exact(String::new()),
@@ -290,7 +299,10 @@ fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
         authorities: vec![NamedAuthority {
             name: "keyless".to_owned(),
             authority: Authority::Keyless(crate::authority::Keyless {
-                identities: vec![Identity { issuer, subject: Matcher::Exact(identity) }],
+                identities: vec![Identity {
+                    issuer,
+                    subject: Matcher::Exact(identity),
+                }],
                 trusted_root: "production".to_owned(),
             }),
         }],
@@ -316,7 +328,12 @@ fn legacy_keyless_layers_verify_offline_against_production() {
         let (mut source, request) = keyless_case(&case);
         let report = verify_image(&request, &mut source).unwrap();
         let accept = expectation(&case, "verdict").as_deref() == Some("accept");
-        assert_eq!(report.verified(), accept, "{name}: {:#?}", report.signatures[0].checks);
+        assert_eq!(
+            report.verified(),
+            accept,
+            "{name}: {:#?}",
+            report.signatures[0].checks
+        );
         assert_eq!(name.ends_with("_fail"), !accept, "{name}");
     }
     assert!(seen >= 9, "only {seen} legacy cases");
@@ -327,7 +344,9 @@ fn legacy_keyless_rejects_another_identity_and_staging() {
     let case = legacy_keyless().join("distroless-static-gha-2022");
     let (mut source, mut request) = keyless_case(&case);
     if let Authority::Keyless(keyless) = &mut request.authorities[0].authority {
-        keyless.identities[0].subject = Matcher::Exact("https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main".to_owned());
+        keyless.identities[0].subject = Matcher::Exact(
+            "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main".to_owned(),
+        );
     }
     let report = verify_image(&request, &mut source).unwrap();
     assert_eq!(report.reason(), Some(Reason::IdentityMismatch));

@@ -233,7 +233,11 @@ impl PublicKey {
     ///
     /// [`SignatureError::Malformed`] or [`SignatureError::Invalid`] as for
     /// [`PublicKey::verify`]; [`SignatureError::NeedsMessage`] for Ed25519.
-    pub fn verify_sha256_prehash(&self, digest: &[u8; 32], signature: &[u8]) -> Result<(), SignatureError> {
+    pub fn verify_sha256_prehash(
+        &self,
+        digest: &[u8; 32],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
         use ecdsa::signature::hazmat::PrehashVerifier as _;
         let name = self.algorithm();
         let invalid = |_| SignatureError::Invalid(name);

@@ -100,10 +100,21 @@ fn verifies_over_a_sha256_digest() {
     for name in ["p256", "p384-sha256", "rsa2048-pkcs1", "rsa4096-pss"] {
         let key = key(name, "pub.pem").unwrap();
         let digest: [u8; 32] = Sha256::digest(case(name, "msg")).into();
-        assert_eq!(key.verify_sha256_prehash(&digest, &case(name, "sig")), Ok(()), "{name}");
+        assert_eq!(
+            key.verify_sha256_prehash(&digest, &case(name, "sig")),
+            Ok(()),
+            "{name}"
+        );
         let other: [u8; 32] = Sha256::digest(b"other").into();
-        assert!(key.verify_sha256_prehash(&other, &case(name, "sig")).is_err(), "{name}");
+        assert!(
+            key.verify_sha256_prehash(&other, &case(name, "sig"))
+                .is_err(),
+            "{name}"
+        );
     }
     let ed = key("ed25519", "pub.pem").unwrap();
-    assert_eq!(ed.verify_sha256_prehash(&[0; 32], &case("ed25519", "sig")), Err(SignatureError::NeedsMessage));
+    assert_eq!(
+        ed.verify_sha256_prehash(&[0; 32], &case("ed25519", "sig")),
+        Err(SignatureError::NeedsMessage)
+    );
 }

@@ -57,6 +57,8 @@ pub enum Signed<'a> {
 ///   SHA-256 of the PAE and the envelope must have exactly one signature;
 /// * `dsse` 0.0.1: payload hash, every signature with the signer as verifier, and the envelope
 ///   hash when the envelope JSON is given;
+/// * `intoto` 0.0.1 (legacy `.att` layers): signer, payload hash when logged, and the envelope
+///   hash when the envelope JSON is given (one of the two hashes must be checked);
 /// * `intoto` 0.0.2: payload type, payload hash, payload and signatures (both base64 of the
 ///   envelope's base64 text), signer, and the envelope hash when the envelope JSON is given;
 /// * `rekord` 0.0.1 (early cosign): data hash, x509 signature, PEM of the signer.
@@ -86,6 +88,10 @@ pub fn check_body(
             dsse_v001(spec(entry.spec)?, signed, verifier)?;
             Ok(("dsse", "0.0.1"))
         }
+        ("intoto", "0.0.1") => {
+            intoto_v001(spec(entry.spec)?, signed, verifier)?;
+            Ok(("intoto", "0.0.1"))
+        }
         ("intoto", "0.0.2") => {
             intoto_v002(spec(entry.spec)?, signed, verifier)?;
             Ok(("intoto", "0.0.2"))
@@ -111,11 +117,7 @@ fn hashed_rekord_v001(
         return Err(mismatch("kind"));
     };
     check_sha256_hex(&spec.data.hash, sha256, "spec.data.hash")?;
-    check_b64(
-        &spec.signature.content,
-        signature,
-        "spec.signature.content",
-    )?;
+    check_b64(&spec.signature.content, signature, "spec.signature.content")?;
     check_pem(
         &spec.signature.public_key.content,
         verifier,
@@ -160,7 +162,11 @@ fn hashed_rekord_v002(
         "spec.hashedRekordV002.signature.content",
     )?;
     let verifier_field = spec.signature.verifier;
-    match (verifier, verifier_field.x509_certificate, verifier_field.public_key) {
+    match (
+        verifier,
+        verifier_field.x509_certificate,
+        verifier_field.public_key,
+    ) {
         (Verifier::Certificate(der), Some(cert), None) => check_b64(
             &cert.raw_bytes,
             der,
@@ -176,7 +182,11 @@ fn hashed_rekord_v002(
 }
 
 /// FORMATS.md §2.5 step 8, §2.7: dsse 0.0.1.
-fn dsse_v001(spec: DsseV001, signed: &Signed<'_>, verifier: &Verifier<'_>) -> Result<(), TlogError> {
+fn dsse_v001(
+    spec: DsseV001,
+    signed: &Signed<'_>,
+    verifier: &Verifier<'_>,
+) -> Result<(), TlogError> {
     let Signed::Dsse {
         payload,
         signatures,
@@ -211,6 +221,34 @@ fn dsse_v001(spec: DsseV001, signed: &Signed<'_>, verifier: &Verifier<'_>) -> Re
         check_sha256_hex(hash, &sha256(json), "spec.envelopeHash")?;
     }
     Ok(())
+}
+
+/// FORMATS.md §1.6, §2.7: intoto 0.0.1, as cosign logged attestations. The entry holds the
+/// envelope's hash, not its signatures; cosign checks that hash against the stored envelope.
+fn intoto_v001(
+    spec: IntotoV001,
+    signed: &Signed<'_>,
+    verifier: &Verifier<'_>,
+) -> Result<(), TlogError> {
+    let Signed::Dsse {
+        payload,
+        envelope_json,
+        ..
+    } = signed
+    else {
+        return Err(mismatch("kind"));
+    };
+    check_pem(&spec.public_key, verifier, "spec.publicKey")?;
+    let payload_hash = spec.content.payload_hash.as_ref();
+    if let Some(hash) = payload_hash {
+        check_sha256_hex(hash, &sha256(payload), "spec.content.payloadHash")?;
+    }
+    match (envelope_json, payload_hash) {
+        (Some(json), _) => check_sha256_hex(&spec.content.hash, &sha256(json), "spec.content.hash"),
+        // Without the stored envelope only the payload hash ties the entry to the content.
+        (None, Some(_)) => Ok(()),
+        (None, None) => Err(mismatch("spec.content.payloadHash")),
+    }
 }
 
 /// FORMATS.md §2.7: intoto 0.0.2. Rekor stores the envelope's payload and signatures base64
@@ -277,7 +315,11 @@ fn intoto_v002(
 
 /// FORMATS.md §2.7: rekord 0.0.1, as early cosign logged `.sig` layers (the signed data's
 /// hash, an `x509` signature and the signer's PEM).
-fn rekord_v001(spec: RekordV001, signed: &Signed<'_>, verifier: &Verifier<'_>) -> Result<(), TlogError> {
+fn rekord_v001(
+    spec: RekordV001,
+    signed: &Signed<'_>,
+    verifier: &Verifier<'_>,
+) -> Result<(), TlogError> {
     let Signed::Message { sha256, signature } = signed else {
         return Err(mismatch("kind"));
     };
@@ -290,11 +332,7 @@ fn rekord_v001(spec: RekordV001, signed: &Signed<'_>, verifier: &Verifier<'_>) -
     if spec.signature.format != "x509" {
         return Err(mismatch("spec.signature.format"));
     }
-    check_b64(
-        &spec.signature.content,
-        signature,
-        "spec.signature.content",
-    )?;
+    check_b64(&spec.signature.content, signature, "spec.signature.content")?;
     check_pem(
         &spec.signature.public_key.content,
         verifier,
@@ -333,7 +371,11 @@ fn check_pem(text: &str, verifier: &Verifier<'_>, field: &'static str) -> Result
         Verifier::Certificate(expected) => label == "CERTIFICATE" && der == *expected,
         Verifier::PublicKey(expected) => label == "PUBLIC KEY" && der == *expected,
     };
-    if matches { Ok(()) } else { Err(mismatch(field)) }
+    if matches {
+        Ok(())
+    } else {
+        Err(mismatch(field))
+    }
 }
 
 /// Reads one PEM block as Go's `pem.Decode` does, which is what wrote it: any line length
@@ -471,6 +513,20 @@ struct DsseV001 {
 struct DsseSignature {
     signature: String,
     verifier: String,
+}
+
+#[derive(Deserialize)]
+struct IntotoV001 {
+    content: IntotoV001Content,
+    #[serde(rename = "publicKey")]
+    public_key: String,
+}
+
+#[derive(Deserialize)]
+struct IntotoV001Content {
+    hash: HashValue,
+    #[serde(rename = "payloadHash")]
+    payload_hash: Option<HashValue>,
 }
 
 #[derive(Deserialize)]

@@ -66,9 +66,9 @@ pub fn verify_checkpoint(
     at: Option<UnixTime>,
 ) -> Result<Checkpoint, TlogError> {
     // 1. Note text and signatures. C2SP: text ends in a newline, then one blank line.
-    let split = envelope
-        .find("\n\n")
-        .ok_or(TlogError::MalformedCheckpoint("no blank line before the signatures"))?;
+    let split = envelope.find("\n\n").ok_or(TlogError::MalformedCheckpoint(
+        "no blank line before the signatures",
+    ))?;
     let (text, signatures) = envelope.split_at(split.saturating_add(1));
     let signatures = signatures
         .strip_prefix('\n')

@@ -9,8 +9,8 @@
 //! * [`body`]: entry consistency, the logged body against the signature, the signed digest or
 //!   envelope and the signer (FORMATS.md §2.5 step 8, §2.7).
 //!
-//! Keys come from the trusted root ([`TransparencyLog`](crate::trust_root::TransparencyLog));
-//! time is a parameter. This module never performs I/O.
+//! Keys come from the trusted root ([`TransparencyLog`]); time is a parameter. This module never
+//! performs I/O.
 
 pub mod body;
 pub mod checkpoint;
@@ -210,10 +210,12 @@ pub fn verify_inclusion_proof(
 
 /// The usable key of `log`.
 fn log_key(log: &TransparencyLog) -> Result<&crate::keys::PublicKey, TlogError> {
-    log.key.as_ref().map_err(|source| TlogError::UnusableLogKey {
-        base_url: log.base_url.clone(),
-        source: source.clone(),
-    })
+    log.key
+        .as_ref()
+        .map_err(|source| TlogError::UnusableLogKey {
+            base_url: log.base_url.clone(),
+            source: source.clone(),
+        })
 }
 
 /// Checks that `log`'s key may be used at `at`.

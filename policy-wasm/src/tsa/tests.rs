@@ -12,7 +12,12 @@ use crate::trust_root::{TrustedRoot, Validity};
 
 fn conformance_dir() -> PathBuf {
     std::env::var_os("SIGWARD_CONFORMANCE_DIR").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/conformance"
+            ))
+        },
         PathBuf::from,
     )
 }
@@ -46,10 +51,13 @@ impl Case {
         } else {
             conformance_dir().join("trust/production/trusted_root.json")
         };
-        let response = b64(bundle["verificationMaterial"]["timestampVerificationData"]
-            ["rfc3161Timestamps"][0]["signedTimestamp"]
-            .as_str()
-            .unwrap());
+        let response =
+            b64(
+                bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+                    ["signedTimestamp"]
+                    .as_str()
+                    .unwrap(),
+            );
         let signature = bundle["messageSignature"]["signature"]
             .as_str()
             .or_else(|| bundle["dsseEnvelope"]["signatures"][0]["sig"].as_str())
@@ -77,15 +85,18 @@ fn at(text: &str) -> UnixTime {
 #[test]
 fn accepts_conformance_timestamps() {
     for (name, gen_time) in [
-        // Certificate only in the trust root.
-        ("rekor2-happy-path", "2025-06-12T12:02:20Z"),
+        // Signing certificate only in the trust root.
         ("managed-key-happy-path", "2025-12-18T17:04:39Z"),
         ("rekor2-dsse-happy-path", "2026-05-13T19:23:33Z"),
-        // Certificate embedded in the token, and trusted.
-        ("rekor2-timestamp-with-embedded-cert", "2025-08-06T18:51:36Z"),
+        // Signing certificate embedded in the token, and trusted.
+        ("rekor2-happy-path", "2025-06-12T12:02:20Z"),
+        (
+            "rekor2-timestamp-with-embedded-cert",
+            "2025-08-06T18:51:36Z",
+        ),
+        ("rekor2-checkpoint-cosigned", "2025-06-12T12:02:20Z"),
         // A custom TSA over a DSSE signature; negative serial number, NULL parameters.
         ("intoto-with-custom-trust-root", "2023-02-01T00:00:00Z"),
-        ("rekor2-checkpoint-cosigned", "2025-06-12T12:02:20Z"),
     ] {
         assert_eq!(Case::load(name).verify(), Ok(at(gen_time)), "{name}");
     }
@@ -151,7 +162,7 @@ fn the_authority_must_be_trusted_at_gen_time() {
 #[test]
 fn needs_a_trusted_authority() {
     // No embedded certificate and no authority: nothing can have signed it.
-    let case = Case::load("rekor2-happy-path");
+    let case = Case::load("managed-key-happy-path");
     assert_eq!(
         verify_timestamp(&case.response, &case.signature, &[]),
         Err(TsaError::SignerNotFound)
