@@ -90,6 +90,34 @@ fn cosign_rejects(lab: &Lab, reference: &str, key: &KeyPair) {
         .assert_failure();
 }
 
+/// The one signature of `outcome`'s report: rejected for `reason` after the checks in `passed`
+/// passed, in that order, and before the check `failed` failed. Nothing else failed.
+fn assert_failed_after(outcome: &Outcome, reason: &str, passed: &[&str], failed: &str) {
+    let report = outcome.assert_rejected(reason);
+    let signatures = signatures(&report);
+    assert_eq!(signatures.len(), 1, "{outcome}");
+    let checks = checks(&signatures[0]);
+    let position = |name: &str, verdict: &str| {
+        checks
+            .iter()
+            .position(|c| c["name"] == name && c["outcome"] == verdict)
+            .unwrap_or_else(|| panic!("no {name} check that is {verdict}\n{outcome}"))
+    };
+    let failed_at = position(failed, "fail");
+    let mut previous = None;
+    for name in passed {
+        let at = position(name, "pass");
+        assert!(
+            at < failed_at,
+            "{name} is not checked before {failed}\n{outcome}"
+        );
+        assert!(previous < Some(at), "{name} is out of order\n{outcome}");
+        previous = Some(at);
+    }
+    let failures = checks.iter().filter(|c| c["outcome"] == "fail").count();
+    assert_eq!(failures, 1, "more than one failed check\n{outcome}");
+}
+
 // --- bundles attached as referrers ---------------------------------------------------------
 
 #[test]
@@ -122,19 +150,32 @@ fn accepts_cosign_bundle_attestation_and_returns_its_statement() {
 fn rejects_bundle_attestation_with_wrong_key() {
     let Attested { lab, image, .. } = attested("attest/wrong-key", Attestation::Bundle);
     let wrong = lab.cosign_key_pair("wrong");
-    lab.verify_attestation(&image.by_tag(), "custom", &[&wrong], &[])
-        .assert_rejected("signature-mismatch");
+    assert_failed_after(
+        &lab.verify_attestation(&image.by_tag(), "custom", &[&wrong], &[]),
+        "signature-mismatch",
+        &["payload-digest", "bundle"],
+        "signature",
+    );
     cosign_rejects(&lab, &image.by_tag(), &wrong);
 }
 
 #[test]
-fn finds_no_attestation_of_another_predicate_type() {
-    // A custom attestation is no SLSA provenance: nothing matches, whoever signed it.
+fn reports_an_attestation_of_another_predicate_type_without_accepting_it() {
+    // A custom attestation is no SLSA provenance: it is listed, with the type it holds, and
+    // rejected before any signature check, whoever signed it.
     let Attested { lab, key, image } = attested("attest/other-type", Attestation::Bundle);
     let report = lab
         .verify_attestation(&image.by_tag(), "slsaprovenance", &[&key], &[])
-        .assert_rejected("no-signatures");
-    assert!(signatures(&report).is_empty(), "{report}");
+        .assert_rejected("predicate-type-mismatch");
+    let listed = signatures(&report);
+    assert_eq!(listed.len(), 1, "{report}");
+    assert_eq!(listed[0]["source"], "referrer-bundle", "{report}");
+    assert!(
+        listed[0]["checks"]
+            .to_string()
+            .contains("https://cosign.sigstore.dev/attestation/v1"),
+        "{report}"
+    );
     lab.cosign_verify_attestation(&image.by_tag(), &key, "slsaprovenance", Attestation::Bundle)
         .assert_failure();
 }
@@ -159,8 +200,12 @@ fn rejects_bundle_whose_envelope_payload_changed() {
         changed
     );
 
-    lab.verify_attestation(&image.by_tag(), "custom", &[&key], &[])
-        .assert_rejected("signature-mismatch");
+    assert_failed_after(
+        &lab.verify_attestation(&image.by_tag(), "custom", &[&key], &[]),
+        "signature-mismatch",
+        &["payload-digest", "bundle"],
+        "signature",
+    );
     cosign_rejects(&lab, &image.by_tag(), &key);
 }
 
@@ -195,6 +240,14 @@ fn rejects_bundle_attestation_of_another_image() {
             .verify_attestation(&image.by_tag(), "custom", &[&key], &[])
             .assert_rejected("manifest-digest-mismatch");
         assert_eq!(report["digest"], image.digest.as_str());
+        // The envelope's signature itself verified: the subject is what gave it away.
+        let signature = &signatures(&report)[0];
+        assert!(
+            checks(signature)
+                .iter()
+                .any(|c| c["name"] == "signature" && c["outcome"] == "pass"),
+            "the DSSE signature was not verified first: {report}"
+        );
         cosign_rejects(&lab, &image.by_tag(), &key);
     }
     // B's own attestation still verifies.
@@ -222,8 +275,12 @@ fn rejects_bundle_bytes_changed_behind_their_descriptor_digest() {
     assert_ne!(changed, stored);
     fs::write(&path, changed).expect("rewrite stored bundle");
 
-    lab.verify_attestation(&image.by_tag(), "custom", &[&key], &[])
-        .assert_rejected("payload-digest-mismatch");
+    assert_failed_after(
+        &lab.verify_attestation(&image.by_tag(), "custom", &[&key], &[]),
+        "payload-digest-mismatch",
+        &[],
+        "payload-digest",
+    );
     cosign_rejects(&lab, &image.by_tag(), &key);
 }
 
@@ -245,8 +302,12 @@ fn accepts_legacy_att_layer_attestation_and_rejects_another_key() {
     assert_statement_about(&report, &image);
 
     let wrong = lab.cosign_key_pair("wrong");
-    lab.verify_attestation(&image.by_tag(), "custom", &[&wrong], &[])
-        .assert_rejected("signature-mismatch");
+    assert_failed_after(
+        &lab.verify_attestation(&image.by_tag(), "custom", &[&wrong], &[]),
+        "signature-mismatch",
+        &["payload-digest", "envelope"],
+        "signature",
+    );
 
     lab.cosign_verify_attestation(&image.by_tag(), &key, "custom", Attestation::AttLayer)
         .assert_success();
@@ -301,34 +362,6 @@ impl KeylessLayer {
             &self.issuer,
         ]
     }
-}
-
-/// The one signature of `outcome`'s report: rejected for `reason` after the checks in `passed`
-/// passed, in that order, and before the check `failed` failed. Nothing else failed.
-fn assert_failed_after(outcome: &Outcome, reason: &str, passed: &[&str], failed: &str) {
-    let report = outcome.assert_rejected(reason);
-    let signatures = signatures(&report);
-    assert_eq!(signatures.len(), 1, "{outcome}");
-    let checks = checks(&signatures[0]);
-    let position = |name: &str, verdict: &str| {
-        checks
-            .iter()
-            .position(|c| c["name"] == name && c["outcome"] == verdict)
-            .unwrap_or_else(|| panic!("no {name} check that is {verdict}\n{outcome}"))
-    };
-    let failed_at = position(failed, "fail");
-    let mut previous = None;
-    for name in passed {
-        let at = position(name, "pass");
-        assert!(
-            at < failed_at,
-            "{name} is not checked before {failed}\n{outcome}"
-        );
-        assert!(previous < Some(at), "{name} is out of order\n{outcome}");
-        previous = Some(at);
-    }
-    let failures = checks.iter().filter(|c| c["outcome"] == "fail").count();
-    assert_eq!(failures, 1, "more than one failed check\n{outcome}");
 }
 
 /// The production trusted root from the shared conformance data, with `strip` emptied.

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`, part (b): whole-process `sigward verify --key` against
-# `cosign verify --key --insecure-ignore-tlog=true` on the same cosign-signed image in a real
-# loopback registry, timed by hyperfine. Prints a Markdown table on stdout.
-# Needs: docker-registry, hyperfine, python3, $SIGWARD_BIN, $SIGWARD_COSIGN, $SIGWARD_SKOPEO.
+# `make bench`, whole-process timings by hyperfine, printed as Markdown table rows:
+# - `sigward verify --key` against `cosign verify --key --insecure-ignore-tlog=true` on the same
+#   cosign-signed image in a real loopback registry;
+# - `sigward verify-bundle` against sigstore-python's `sigstore verify identity --offline` on the
+#   conformance bundle happy-path-v0.3 (production trust root, no network).
+# Needs: docker-registry, hyperfine, python3, $SIGWARD_BIN, $SIGWARD_COSIGN, $SIGWARD_SKOPEO,
+# $SIGSTORE_PY (the `sigstore` CLI from PyPI), $SIGWARD_SHARED_DIR.
 set -euo pipefail
 work=$(mktemp -d)
 trap 'kill "$registry_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -53,4 +56,22 @@ s, c = r["sigward verify --key"], r["cosign verify --key"]
 ms = lambda x: f"{x * 1000:.1f} ms"
 print(f"| whole process: `sigward verify --key` (median of 31) | {ms(s['median'])} | {s['median'] / c['median']:.2f}× cosign |")
 print(f"| whole process: `cosign verify --key --insecure-ignore-tlog=true` (median of 31) | {ms(c['median'])} | |")
+PY
+
+cases=${SIGWARD_CONFORMANCE_DIR:-${SIGWARD_SHARED_DIR:-../shared}/conformance}/bundle-verify
+identity=https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main
+issuer=https://token.actions.githubusercontent.com
+bundle_args="--bundle $cases/happy-path-v0.3/bundle.sigstore.json"
+sw="$SIGWARD_BIN verify-bundle $bundle_args --certificate-identity $identity --certificate-oidc-issuer $issuer $cases/a.txt"
+py="$SIGSTORE_PY verify identity --offline $bundle_args --cert-identity $identity --cert-oidc-issuer $issuer $cases/a.txt"
+$sw 2>/dev/null && $py >/dev/null 2>&1
+hyperfine -N --warmup 2 --runs 15 --style none --export-json "$work/bundle.json" \
+  -n sigward "$sw" -n sigstore-python "$py" >/dev/null 2>&1
+python3 - "$work/bundle.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+s, p = r["sigward"], r["sigstore-python"]
+ms = lambda x: f"{x * 1000:.1f} ms"
+print(f"| whole process: `sigward verify-bundle` keyless (median of 15) | {ms(s['median'])} | {p['median'] / s['median']:.0f}× faster than sigstore-python |")
+print(f"| whole process: `sigstore verify identity --offline` (sigstore-python 4.5.1, median of 15) | {ms(p['median'])} | |")
 PY

@@ -5,6 +5,7 @@
 //! unreadable files, unreachable registry).
 
 mod fetcher;
+mod precompile;
 mod sign;
 mod verify;
 mod verify_bundle;
@@ -43,6 +44,8 @@ enum Command {
     Sign(sign::SignCommand),
     VerifyBundle(verify_bundle::VerifyBundleCommand),
     VerifyAttestation(verify::VerifyAttestationCommand),
+    #[command(hide = true)]
+    Precompile(precompile::PrecompileCommand),
 }
 
 impl Cli {
@@ -62,6 +65,7 @@ impl Cli {
             Command::Sign(cmd) => cmd.run(),
             Command::VerifyBundle(cmd) => cmd.run(&component),
             Command::VerifyAttestation(cmd) => cmd.run(&component),
+            Command::Precompile(cmd) => cmd.run(),
         }
     }
 }

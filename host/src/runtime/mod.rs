@@ -33,6 +33,10 @@ use bindings::{Policy, PolicyPre};
 const EMBEDDED_PORTABLE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_PORTABLE"));
 /// The component built with the wide-arithmetic proposal (faster big-integer crypto).
 const EMBEDDED_WIDE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_WIDE"));
+/// [`EMBEDDED_PORTABLE`] precompiled by this same host at build time (empty when not made).
+const PRECOMPILED_PORTABLE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_PORTABLE_CWASM"));
+/// [`EMBEDDED_WIDE`] precompiled by this same host at build time (empty when not made).
+const PRECOMPILED_WIDE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_WIDE_CWASM"));
 
 /// How long one epoch tick lasts; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -109,15 +113,16 @@ impl Runtime {
     ///
     /// [`RuntimeError::NotEmbedded`], [`RuntimeError::Read`] or [`RuntimeError::Load`].
     pub fn new(source: &ComponentSource, limits: Limits) -> Result<Self, RuntimeError> {
-        let mut config = Config::new();
-        config.epoch_interruption(true).wasm_wide_arithmetic(true);
+        let mut config = config();
         if let Some(cache) = cache() {
             config.cache(Some(cache));
         }
         let engine = Engine::new(&config).map_err(RuntimeError::Load)?;
         let component = match source {
-            ComponentSource::EmbeddedWide => embedded(&engine, EMBEDDED_WIDE)?,
-            ComponentSource::EmbeddedPortable => embedded(&engine, EMBEDDED_PORTABLE)?,
+            ComponentSource::EmbeddedWide => embedded(&engine, EMBEDDED_WIDE, PRECOMPILED_WIDE)?,
+            ComponentSource::EmbeddedPortable => {
+                embedded(&engine, EMBEDDED_PORTABLE, PRECOMPILED_PORTABLE)?
+            }
             ComponentSource::File(path) => {
                 let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
                     path: path.clone(),
@@ -141,6 +146,32 @@ impl Runtime {
             pre,
             limits,
         })
+    }
+
+    /// Compiles the embedded components ahead of time for this engine configuration, for
+    /// `make build` to embed (`sigward precompile`). Returns `(file stem, wasm, precompiled)`.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::NotEmbedded`] or [`RuntimeError::Load`].
+    pub fn precompile_embedded() -> Result<Vec<(&'static str, &'static [u8], Vec<u8>)>, RuntimeError>
+    {
+        let engine = Engine::new(&config()).map_err(RuntimeError::Load)?;
+        [
+            ("sigward-policy-wide", EMBEDDED_WIDE),
+            ("sigward-policy", EMBEDDED_PORTABLE),
+        ]
+        .into_iter()
+        .map(|(name, wasm)| {
+            if wasm.is_empty() {
+                return Err(RuntimeError::NotEmbedded);
+            }
+            let precompiled = engine
+                .precompile_component(wasm)
+                .map_err(RuntimeError::Load)?;
+            Ok((name, wasm, precompiled))
+        })
+        .collect()
     }
 
     /// The names of the component's imports (interfaces), for auditing what it may call.
@@ -229,11 +260,39 @@ impl Runtime {
     }
 }
 
-fn embedded(engine: &Engine, bytes: &[u8]) -> Result<Component, RuntimeError> {
-    if bytes.is_empty() {
+fn embedded(engine: &Engine, wasm: &[u8], precompiled: &[u8]) -> Result<Component, RuntimeError> {
+    if wasm.is_empty() {
         return Err(RuntimeError::NotEmbedded);
     }
-    Component::new(engine, bytes).map_err(RuntimeError::Load)
+    if !precompiled.is_empty()
+        && let Ok(component) = deserialize_embedded(engine, precompiled)
+    {
+        return Ok(component);
+    }
+    // No precompiled form, or one for another engine configuration: compile (cached).
+    Component::new(engine, wasm).map_err(RuntimeError::Load)
+}
+
+/// Loads the component precompiled at build time (no compilation, no cache file, ~1 ms).
+#[allow(
+    unsafe_code,
+    reason = "wasmtime cannot check native code it deserializes; these bytes were made by this \
+              same binary's wasmtime from the embedded component during `make build` \
+              (build.rs embeds them only when their recorded source hash matches) and ship \
+              inside the binary, so they are as trusted as the binary itself; wasmtime still \
+              refuses artifacts from another version or configuration"
+)]
+fn deserialize_embedded(engine: &Engine, precompiled: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: see the reason above: the bytes are this build's own `precompile_component`
+    // output, embedded read-only in the executable.
+    unsafe { Component::deserialize(engine, precompiled) }
+}
+
+/// The engine configuration every component runs under (precompiled artifacts must match it).
+fn config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true).wasm_wide_arithmetic(true);
+    config
 }
 
 /// wasmtime's on-disk compilation cache in sigward's own directory, when one can be made.

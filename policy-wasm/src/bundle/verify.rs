@@ -324,7 +324,7 @@ pub fn verify(
     // 4. Signature.
     let artifact_sha256 = artifact.sha256();
     let statement = check_signature(&bundle.content, artifact, &artifact_sha256, &key, trail)
-        .map_err(|e| fail(trail, "signature", e))?;
+        .map_err(|(name, e)| fail(trail, name, e))?;
 
     // 5. Entry consistency.
     let Some(entry) = entry else {
@@ -444,20 +444,27 @@ fn check_signature(
     artifact_sha256: &[u8; 32],
     key: &PublicKey,
     trail: &mut Trail,
-) -> Result<Option<Vec<u8>>, BundleError> {
+) -> Result<Option<Vec<u8>>, (&'static str, BundleError)> {
+    let signature_step = |e: BundleError| ("signature", e);
+    let err = |e: SignatureError| ("signature", BundleError::from(e));
     match content {
         Content::Message { digest, signature } => {
             if let Some((algorithm, digest)) = digest {
                 if algorithm != "SHA2_256" {
-                    return Err(BundleError::UnsupportedDigest(algorithm.clone()));
+                    return Err((
+                        "message-digest",
+                        BundleError::UnsupportedDigest(algorithm.clone()),
+                    ));
                 }
                 if digest.as_slice() != artifact_sha256 {
-                    return Err(BundleError::MessageDigestMismatch);
+                    return Err(("message-digest", BundleError::MessageDigestMismatch));
                 }
             }
             match artifact {
-                Artifact::Bytes(bytes) => key.verify(bytes, signature)?,
-                Artifact::Sha256(digest) => key.verify_sha256_prehash(digest, signature)?,
+                Artifact::Bytes(bytes) => key.verify(bytes, signature).map_err(err)?,
+                Artifact::Sha256(digest) => {
+                    key.verify_sha256_prehash(digest, signature).map_err(err)?
+                }
             }
             trail.pass(
                 "signature",
@@ -467,19 +474,25 @@ fn check_signature(
         }
         Content::Dsse(envelope) => {
             if envelope.payload_type != IN_TOTO {
-                return Err(BundleError::WrongPayloadType(envelope.payload_type.clone()));
+                return Err(signature_step(BundleError::WrongPayloadType(
+                    envelope.payload_type.clone(),
+                )));
             }
             let [signature] = envelope.signatures.as_slice() else {
-                return Err(BundleError::EnvelopeSignatures(envelope.signatures.len()));
+                return Err(signature_step(BundleError::EnvelopeSignatures(
+                    envelope.signatures.len(),
+                )));
             };
-            key.verify(&envelope.signed_bytes(), &signature.sig)?;
+            key.verify(&envelope.signed_bytes(), &signature.sig)
+                .map_err(err)?;
             trail.pass(
                 "signature",
                 format!("{} signature over the DSSE envelope", key.algorithm()),
             );
             let wanted = hex_lower(artifact_sha256);
-            if !statement_subjects(&envelope.payload)?.contains(&wanted) {
-                return Err(BundleError::SubjectMismatch(wanted));
+            let subjects = statement_subjects(&envelope.payload).map_err(|e| ("subject", e))?;
+            if !subjects.contains(&wanted) {
+                return Err(("subject", BundleError::SubjectMismatch(wanted)));
             }
             trail.pass("subject", format!("in-toto subject sha256:{wanted}"));
             Ok(Some(envelope.payload.clone()))

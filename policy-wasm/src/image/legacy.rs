@@ -465,12 +465,15 @@ pub(super) fn check_statement(
         })
         .ok_or_else(|| {
             trail.fail(
-                "subject",
+                "image-subject",
                 Reason::ManifestDigestMismatch,
                 format!("no subject has digest sha256:{hex}"),
             )
         })?;
-    trail.pass("subject", format!("subject sha256:{hex}"));
+    trail.pass(
+        "image-subject",
+        format!("subject sha256:{hex} is this image"),
+    );
     let empty = Map::new();
     let annotations = subject
         .get("annotations")

@@ -139,7 +139,7 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
         material
             .bundles
             .iter()
-            .filter_map(|bundle| referrer::check_bundle(&context, bundle)),
+            .map(|bundle| referrer::check_bundle(&context, bundle)),
     );
     Ok(Report {
         image: request.image.clone(),

@@ -14,32 +14,37 @@ use crate::error::Reason;
 use crate::fetch::AttachedBundle;
 use crate::verdict::{SignatureReport, Source, Trail};
 
-/// Checks one attached bundle; `None` when it is not the kind of material asked for (an
-/// attestation when signatures are wanted, or another predicate type).
-pub(super) fn check_bundle(
-    context: &Context<'_>,
-    attached: &AttachedBundle,
-) -> Option<SignatureReport> {
+/// Checks one attached bundle. One of another kind (an attestation when signatures are wanted,
+/// or another predicate type) is reported as such and never accepted.
+pub(super) fn check_bundle(context: &Context<'_>, attached: &AttachedBundle) -> SignatureReport {
     let mut trail = Trail::default();
     let parsed = parse(attached, &mut trail);
-    if let Ok(bundle) = &parsed
-        && !wanted(context, bundle)
-    {
-        return None;
-    }
-    let outcome = parsed.and_then(|bundle| verify(context, &bundle, &mut trail));
+    let outcome = parsed.and_then(|bundle| {
+        let claimed = claimed_type(&bundle);
+        if wanted(context, claimed.as_deref()) {
+            verify(context, &bundle, &mut trail)
+        } else {
+            // Another kind of material (an attestation when signatures are wanted, another
+            // predicate type): reported, so a user sees what is there, but never accepted.
+            let detail = format!(
+                "bundle holds predicate type {:?}",
+                claimed.unwrap_or_default()
+            );
+            Err(trail.fail("predicate-type", Reason::PredicateTypeMismatch, detail))
+        }
+    });
     let (authority, reason, payload) = match outcome {
         Ok((authority, payload)) => (Some(authority.to_owned()), None, Some(payload)),
         Err(reason) => (None, Some(reason), None),
     };
-    Some(SignatureReport {
+    SignatureReport {
         source: Source::ReferrerBundle,
         digest: attached.digest.clone(),
         authority,
         reason,
         checks: trail.checks,
         payload,
-    })
+    }
 }
 
 fn parse(attached: &AttachedBundle, trail: &mut Trail) -> Result<Bundle, Reason> {
@@ -68,9 +73,9 @@ fn parse(attached: &AttachedBundle, trail: &mut Trail) -> Result<Bundle, Reason>
         .map_err(|e| trail.fail("bundle", Reason::BundleMalformed, e.to_string()))
 }
 
-/// Routes by the (not yet verified) predicate type; it is checked again once verified.
-fn wanted(context: &Context<'_>, bundle: &Bundle) -> bool {
-    let claimed = match &bundle.content {
+/// The predicate type a DSSE bundle's statement claims (not yet verified).
+fn claimed_type(bundle: &Bundle) -> Option<String> {
+    match &bundle.content {
         Content::Dsse(envelope) => serde_json::from_slice::<Value>(&envelope.payload)
             .ok()
             .and_then(|v| {
@@ -79,7 +84,12 @@ fn wanted(context: &Context<'_>, bundle: &Bundle) -> bool {
                     .map(str::to_owned)
             }),
         Content::Message { .. } => None,
-    };
+    }
+}
+
+/// Routes by the claimed predicate type (none for a message-signature bundle); it is checked
+/// again once the bundle is verified.
+fn wanted(context: &Context<'_>, claimed: Option<&str>) -> bool {
     match (&context.request.check, claimed) {
         (CheckKind::Signature, None) => true,
         (CheckKind::Signature, Some(found)) => found == super::COSIGN_SIGN_PREDICATE,

@@ -1,0 +1,42 @@
+//! `sigward precompile` (hidden, for `make build`): writes the embedded components compiled
+//! ahead of time, with the hash of the `.wasm` each came from, for the next build to embed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sha2::{Digest as _, Sha256};
+
+use super::EXIT_OK;
+use crate::runtime::Runtime;
+
+/// Precompile the embedded components into DIR (`<name>.cwasm`, `<name>.cwasm.sha256`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct PrecompileCommand {
+    /// Where to write them (the Makefile uses target/components).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+impl PrecompileCommand {
+    pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
+        for (name, wasm, precompiled) in Runtime::precompile_embedded()? {
+            let cwasm = self.out.join(format!("{name}.cwasm"));
+            let hash: String = Sha256::digest(wasm)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let stamp = self.out.join(format!("{name}.cwasm.sha256"));
+            // Unchanged files keep their times, so the next build does not relink for nothing.
+            if std::fs::read(&cwasm).is_ok_and(|old| old == precompiled)
+                && std::fs::read_to_string(&stamp).is_ok_and(|old| old == hash)
+            {
+                continue;
+            }
+            std::fs::write(&cwasm, precompiled)
+                .with_context(|| format!("writing {}", cwasm.display()))?;
+            std::fs::write(&stamp, hash).with_context(|| format!("writing {}", stamp.display()))?;
+        }
+        Ok(ExitCode::from(EXIT_OK))
+    }
+}
