@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
 use super::EXIT_OK;
-use crate::runtime::Runtime;
+use crate::runtime::{Precompiled, Runtime};
 
 /// Precompile the embedded components into DIR (`<name>.cwasm`, `<name>.cwasm.sha256`).
 #[derive(Debug, clap::Args)]
@@ -20,7 +20,12 @@ pub(crate) struct PrecompileCommand {
 
 impl PrecompileCommand {
     pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
-        for (name, wasm, precompiled) in Runtime::precompile_embedded()? {
+        for Precompiled {
+            name,
+            wasm,
+            native: precompiled,
+        } in Runtime::precompile_embedded()?
+        {
             let cwasm = self.out.join(format!("{name}.cwasm"));
             let hash: String = Sha256::digest(wasm)
                 .iter()

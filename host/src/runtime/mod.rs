@@ -97,6 +97,17 @@ pub enum RuntimeError {
     Trap(wasmtime::Error),
 }
 
+/// An embedded component compiled ahead of time.
+#[derive(Debug)]
+pub struct Precompiled {
+    /// The file stem (`sigward-policy-wide`, `sigward-policy`).
+    pub name: &'static str,
+    /// The component it was compiled from.
+    pub wasm: &'static [u8],
+    /// wasmtime's precompiled artifact.
+    pub native: Vec<u8>,
+}
+
 /// A compiled, pre-linked component ready for calls.
 pub struct Runtime {
     engine: Engine,
@@ -149,13 +160,12 @@ impl Runtime {
     }
 
     /// Compiles the embedded components ahead of time for this engine configuration, for
-    /// `make build` to embed (`sigward precompile`). Returns `(file stem, wasm, precompiled)`.
+    /// `make build` to embed (`sigward precompile`).
     ///
     /// # Errors
     ///
     /// [`RuntimeError::NotEmbedded`] or [`RuntimeError::Load`].
-    pub fn precompile_embedded() -> Result<Vec<(&'static str, &'static [u8], Vec<u8>)>, RuntimeError>
-    {
+    pub fn precompile_embedded() -> Result<Vec<Precompiled>, RuntimeError> {
         let engine = Engine::new(&config()).map_err(RuntimeError::Load)?;
         [
             ("sigward-policy-wide", EMBEDDED_WIDE),
@@ -166,10 +176,10 @@ impl Runtime {
             if wasm.is_empty() {
                 return Err(RuntimeError::NotEmbedded);
             }
-            let precompiled = engine
+            let native = engine
                 .precompile_component(wasm)
                 .map_err(RuntimeError::Load)?;
-            Ok((name, wasm, precompiled))
+            Ok(Precompiled { name, wasm, native })
         })
         .collect()
     }

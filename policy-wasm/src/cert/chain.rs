@@ -9,7 +9,7 @@
 //! search is bounded: at most [`MAX_INTERMEDIATES`] supplied intermediates, paths of at most
 //! [`MAX_PATH_LEN`] certificates and a fixed number of candidate issuers tried.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use der::asn1::ObjectIdentifier;
 
@@ -213,7 +213,7 @@ struct Search<'a> {
     usage: Usage,
     steps: usize,
     /// Signature checks already made, by (child, issuer) index.
-    signed: HashMap<(usize, usize), bool>,
+    signed: BTreeMap<(usize, usize), bool>,
     /// The first reason an otherwise fitting issuer was refused.
     failure: Option<CertError>,
 }
@@ -239,7 +239,7 @@ impl<'a> Search<'a> {
             at,
             usage,
             steps: 0,
-            signed: HashMap::new(),
+            signed: BTreeMap::new(),
             failure: None,
         }
     }
