@@ -7,7 +7,9 @@
 //! because ..." and carry on: one bad call never takes the host down.
 //!
 //! The guest gets WASI's cli/io interfaces (std's baseline imports) with an empty context: no
-//! arguments, environment, files, sockets or clocks worth the name. Compiled code is cached on
+//! arguments, environment, files, sockets or clocks worth the name. It also imports
+//! `wasi:random/insecure-seed`, which std uses to seed `HashMap` hashing (the regex engine keeps
+//! capture names in one); the host answers with a fixed seed, so calls stay deterministic. Compiled code is cached on
 //! disk by wasmtime's cache (`$SIGWARD_CACHE_DIR`, else `$XDG_CACHE_HOME/sigward`, else
 //! `~/.cache/sigward`), so a process pays the ~200 ms compile once per component build.
 
@@ -241,7 +243,9 @@ impl Runtime {
         f: impl FnOnce(&Policy, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
         let state = HostState {
-            wasi: WasiCtx::builder().build(),
+            // Nothing inherited; std's HashMap seed (the regex engine keys capture names by
+            // it) is fixed, so every call is deterministic.
+            wasi: WasiCtx::builder().insecure_random_seed(0).build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)

@@ -147,14 +147,14 @@ pub fn check_identity(signer: &Signer, wanted: &[Identity]) -> Result<(), CertEr
 /// A matcher ready to use.
 enum Compiled<'a> {
     Exact(&'a str),
-    Regexp(regex::bytes::Regex),
+    Regexp(regex::Regex),
 }
 
 impl Compiled<'_> {
     fn matches(&self, text: &str) -> bool {
         match self {
             Self::Exact(wanted) => *wanted == text,
-            Self::Regexp(regex) => regex.is_match(text.as_bytes()),
+            Self::Regexp(regex) => regex.is_match(text),
         }
     }
 }
@@ -163,11 +163,8 @@ fn compile(matcher: &Matcher) -> Result<Compiled<'_>, CertError> {
     match matcher {
         Matcher::Exact(text) => Ok(Compiled::Exact(text)),
         Matcher::Regexp(pattern) => {
-            // RE2 (Go) Perl classes such as \w and \d are ASCII: so are ours, with Unicode
-            // off; matching bytes lets `.` match any byte of a SAN as Go's matcher does.
-            regex::bytes::RegexBuilder::new(pattern)
-                .unicode(false)
-                .build()
+            // regex-lite: RE2 (Go) Perl classes such as \w and \d are ASCII, as in Go.
+            regex::Regex::new(pattern)
                 .map(Compiled::Regexp)
                 .map_err(|err| CertError::InvalidRegexp {
                     pattern: pattern.clone(),
