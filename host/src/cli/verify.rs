@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use sigward_policy::authority::{Authority, Keyless, NamedAuthority};
-use sigward_policy::fetch::Kinds;
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
 use super::fetcher::RegistryFetch;
@@ -151,18 +150,7 @@ impl VerifyArgs {
                 }),
             });
         }
-        let kinds = match check {
-            CheckKind::Signature => Kinds {
-                signatures: true,
-                bundles: true,
-                ..Kinds::default()
-            },
-            CheckKind::Attestation(_) => Kinds {
-                attestations: true,
-                bundles: true,
-                ..Kinds::default()
-            },
-        };
+        let kinds = check.kinds();
         let request = VerifyRequest {
             image: self.image.clone(),
             authorities,

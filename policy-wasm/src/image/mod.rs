@@ -36,6 +36,24 @@ pub enum CheckKind {
     Attestation(String),
 }
 
+impl CheckKind {
+    /// The attached material this check looks at: legacy layers of its kind, and bundles.
+    pub fn kinds(&self) -> Kinds {
+        match self {
+            Self::Signature => Kinds {
+                signatures: true,
+                bundles: true,
+                ..Kinds::default()
+            },
+            Self::Attestation(_) => Kinds {
+                attestations: true,
+                bundles: true,
+                ..Kinds::default()
+            },
+        }
+    }
+}
+
 /// What to do about the transparency log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlogPolicy {
@@ -100,18 +118,7 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
 
     let resolved = source.resolve(&request.image)?;
     let digest = Digest::parse(&resolved.digest)?;
-    let kinds = match request.check {
-        CheckKind::Signature => Kinds {
-            signatures: true,
-            bundles: true,
-            ..Kinds::default()
-        },
-        CheckKind::Attestation(_) => Kinds {
-            attestations: true,
-            bundles: true,
-            ..Kinds::default()
-        },
-    };
+    let kinds = request.check.kinds();
     let material = source.attached(&request.image, &resolved.digest, kinds)?;
 
     let layers = match request.check {
