@@ -227,5 +227,10 @@ fn signature_report(sig: verdict::SignatureReport) -> wit::SignatureReport {
         reason: sig.reason.map(|r| r.code().to_owned()),
         checks: sig.checks.into_iter().map(check).collect(),
         payload: sig.payload,
+        signer: sig.signer.map(|signer| wit::SignerInfo {
+            subject_alternative_names: signer.subject_alternative_names,
+            issuer: signer.issuer,
+            extensions: signer.extensions.into_iter().collect(),
+        }),
     }
 }

@@ -50,6 +50,9 @@ pub struct SignatureReport {
     pub checks: Vec<Check>,
     /// The verified payload.
     pub payload: Option<String>,
+    /// The certificate identity of a verified keyless signature: SANs, issuer and every Fulcio
+    /// extension (GitHub workflow claims and the like), for policies.
+    pub signer: Option<crate::cert::Signer>,
 }
 
 impl SignatureReport {

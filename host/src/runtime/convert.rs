@@ -7,7 +7,7 @@ use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
 use super::bindings::exports::sigward::policy::verifier as wit;
 use super::bindings::sigward::policy::types as wit_types;
-use super::report::{BundleOutcome, Check, Denial, Report, SignatureReport};
+use super::report::{BundleOutcome, Check, Denial, Report, SignatureReport, Signer};
 
 pub(super) fn verify_request(request: &VerifyRequest) -> wit::VerifyRequest {
     wit::VerifyRequest {
@@ -114,6 +114,11 @@ pub(super) fn report(report: wit::Report) -> Report {
                 reason: sig.reason,
                 checks: sig.checks.into_iter().map(check).collect(),
                 payload: sig.payload,
+                signer: sig.signer.map(|s| Signer {
+                    subject_alternative_names: s.subject_alternative_names,
+                    issuer: s.issuer,
+                    extensions: s.extensions.into_iter().collect(),
+                }),
             })
             .collect(),
     }

@@ -27,7 +27,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use report::{BundleOutcome, Check, Denial, Report, SignatureReport};
+pub use report::{BundleOutcome, Check, Denial, Report, SignatureReport, Signer};
 
 use bindings::{Policy, PolicyPre};
 

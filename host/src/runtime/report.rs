@@ -37,6 +37,19 @@ pub struct SignatureReport {
     pub checks: Vec<Check>,
     /// The verified payload.
     pub payload: Option<String>,
+    /// The certificate identity of a verified keyless signature.
+    pub signer: Option<Signer>,
+}
+
+/// The certificate identity behind a keyless signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signer {
+    /// Subject alternative names, in certificate order.
+    pub subject_alternative_names: Vec<String>,
+    /// The OIDC issuer.
+    pub issuer: Option<String>,
+    /// Fulcio extensions by dotted OID.
+    pub extensions: std::collections::BTreeMap<String, String>,
 }
 
 /// One check.
@@ -122,6 +135,11 @@ impl Report {
                     reason: sig.reason.map(|r| r.code().to_owned()),
                     checks: sig.checks.iter().map(Check::from_core).collect(),
                     payload: sig.payload.clone(),
+                    signer: sig.signer.as_ref().map(|s| Signer {
+                        subject_alternative_names: s.subject_alternative_names.clone(),
+                        issuer: s.issuer.clone(),
+                        extensions: s.extensions.clone(),
+                    }),
                 })
                 .collect(),
         }

@@ -18,7 +18,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::{CheckKind, Context, Signer, TlogPolicy, predicate_type};
+use super::{Accepted, CheckKind, Context, Signer as Authority, TlogPolicy, predicate_type};
+use crate::cert::Signer;
 use crate::cert::{self, Certificate, Usage};
 use crate::digest::Digest;
 use crate::dsse::{Envelope, IN_TOTO};
@@ -51,18 +52,7 @@ pub(super) fn check_layer(context: &Context<'_>, layer: &Layer) -> SignatureRepo
         CheckKind::Signature => Source::SigLayer,
         CheckKind::Attestation(_) => Source::AttLayer,
     };
-    let (authority, reason, payload) = match outcome {
-        Ok((authority, payload)) => (Some(authority.to_owned()), None, Some(payload)),
-        Err(reason) => (None, Some(reason), None),
-    };
-    SignatureReport {
-        source,
-        digest: layer.digest.clone(),
-        authority,
-        reason,
-        checks: trail.checks,
-        payload,
-    }
+    Accepted::report(outcome, source, &layer.digest, trail)
 }
 
 /// What a signature covers: the signed bytes and the candidate signatures.
@@ -77,7 +67,7 @@ fn run<'a>(
     context: &Context<'a>,
     layer: &Layer,
     trail: &mut Trail,
-) -> Result<(&'a str, String), Reason> {
+) -> Result<Accepted<'a>, Reason> {
     // 1. The blob is what its descriptor says.
     let blob_digest = Digest::parse(&layer.digest).map_err(|err| {
         trail.fail(
@@ -121,7 +111,7 @@ fn run<'a>(
             }
         }
     }
-    let Some((authority, (verifier, identity))) = verified else {
+    let Some((authority, (verifier, signer))) = verified else {
         let reason = failures
             .iter()
             .map(|(r, _)| *r)
@@ -134,6 +124,10 @@ fn run<'a>(
             .join("; ");
         return Err(trail.fail("signature", reason, detail));
     };
+    let identity = signer.as_ref().map_or_else(String::new, |s| {
+        let issuer = s.issuer.as_deref().unwrap_or("no issuer");
+        format!(" ({} via {issuer})", s.subject_alternative_names.join(", "))
+    });
     trail.pass("signature", format!("verified by {authority}{identity}"));
 
     // 5. The claims.
@@ -172,7 +166,11 @@ fn run<'a>(
             .map_err(|e| trail.fail("tlog-body", Reason::TlogBodyMismatch, e.to_string()))?;
         trail.pass("tlog-body", format!("{kind} {version} entry matches"));
     }
-    Ok((authority, payload))
+    Ok(Accepted {
+        authority,
+        payload,
+        signer,
+    })
 }
 
 fn signed(context: &Context<'_>, layer: &Layer, trail: &mut Trail) -> Result<Signed, Reason> {
@@ -287,11 +285,11 @@ enum Verifier {
 /// Step 4 for one authority: the verifier and a description of the identity.
 fn check_signer(
     context: &Context<'_>,
-    signer: &Signer<'_>,
+    signer: &Authority<'_>,
     layer: &Layer,
     signed: &Signed,
     time: UnixTime,
-) -> Result<(Verifier, String), (Reason, String)> {
+) -> Result<(Verifier, Option<Signer>), (Reason, String)> {
     let verify_any = |key: &crate::keys::PublicKey| {
         let mut last = None;
         for signature in &signed.signatures {
@@ -306,11 +304,11 @@ fn check_signer(
         ))
     };
     match signer {
-        Signer::Key { key, spki_der, .. } => {
+        Authority::Key { key, spki_der, .. } => {
             verify_any(key)?;
-            Ok((Verifier::Key(spki_der.clone()), String::new()))
+            Ok((Verifier::Key(spki_der.clone()), None))
         }
-        Signer::Keyless {
+        Authority::Keyless {
             identities,
             trusted_root,
             ..
@@ -367,12 +365,7 @@ fn check_signer(
                 .public_key()
                 .map_err(cert_error(Reason::CertificateInvalid))?;
             verify_any(&key)?;
-            let who = format!(
-                " ({} via {})",
-                identity.subject_alternative_names.join(", "),
-                identity.issuer.as_deref().unwrap_or("no issuer")
-            );
-            Ok((Verifier::Certificate(leaf.der().to_vec()), who))
+            Ok((Verifier::Certificate(leaf.der().to_vec()), Some(identity)))
         }
     }
 }

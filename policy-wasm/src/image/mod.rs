@@ -165,6 +165,45 @@ struct Context<'a> {
     roots: &'a BTreeMap<String, TrustedRoot>,
 }
 
+/// What an accepted signature established.
+struct Accepted<'a> {
+    /// The authority that verified it.
+    authority: &'a str,
+    /// The verified payload.
+    payload: String,
+    /// The certificate identity, for keyless signatures.
+    signer: Option<crate::cert::Signer>,
+}
+
+impl Accepted<'_> {
+    /// The report of a signature checked with `trail`, accepted or not.
+    fn report(
+        outcome: Result<Accepted<'_>, crate::error::Reason>,
+        source: crate::verdict::Source,
+        digest: &str,
+        trail: crate::verdict::Trail,
+    ) -> crate::verdict::SignatureReport {
+        let (authority, reason, payload, signer) = match outcome {
+            Ok(accepted) => (
+                Some(accepted.authority.to_owned()),
+                None,
+                Some(accepted.payload),
+                accepted.signer,
+            ),
+            Err(reason) => (None, Some(reason), None, None),
+        };
+        crate::verdict::SignatureReport {
+            source,
+            digest: digest.to_owned(),
+            authority,
+            reason,
+            checks: trail.checks,
+            payload,
+            signer,
+        }
+    }
+}
+
 /// An authority ready to check signatures.
 enum Signer<'a> {
     /// A public key and its DER SubjectPublicKeyInfo (as logs record it).

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::legacy::check_statement;
-use super::{CheckKind, Context, Signer, predicate_type};
+use super::{Accepted, CheckKind, Context, Signer, predicate_type};
 use crate::bundle::{self, Artifact, Bundle, BundleAuthority, Content};
 use crate::digest::Digest;
 use crate::error::Reason;
@@ -33,18 +33,7 @@ pub(super) fn check_bundle(context: &Context<'_>, attached: &AttachedBundle) -> 
             Err(trail.fail("predicate-type", Reason::PredicateTypeMismatch, detail))
         }
     });
-    let (authority, reason, payload) = match outcome {
-        Ok((authority, payload)) => (Some(authority.to_owned()), None, Some(payload)),
-        Err(reason) => (None, Some(reason), None),
-    };
-    SignatureReport {
-        source: Source::ReferrerBundle,
-        digest: attached.digest.clone(),
-        authority,
-        reason,
-        checks: trail.checks,
-        payload,
-    }
+    Accepted::report(outcome, Source::ReferrerBundle, &attached.digest, trail)
 }
 
 fn parse(attached: &AttachedBundle, trail: &mut Trail) -> Result<Bundle, Reason> {
@@ -102,7 +91,7 @@ fn verify<'a>(
     context: &Context<'a>,
     bundle: &Bundle,
     trail: &mut Trail,
-) -> Result<(&'a str, String), Reason> {
+) -> Result<Accepted<'a>, Reason> {
     let mut digest = [0u8; 32];
     for (slot, pair) in digest
         .iter_mut()
@@ -152,7 +141,11 @@ fn verify<'a>(
                         return Err(trail.fail("statement", Reason::AnnotationMismatch, detail));
                     }
                 };
-                return Ok((signer.name(), payload));
+                return Ok(Accepted {
+                    authority: signer.name(),
+                    payload,
+                    signer: verified.signer,
+                });
             }
             Err(err) => last = Some((err.reason(), attempt)),
         }
