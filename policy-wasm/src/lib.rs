@@ -12,7 +12,8 @@
 //! host provides), [`authority`] (who may sign), [`image`] (image verification), [`verdict`]
 //! (reports), [`error`] (errors and reason codes); for Sigstore: [`trust_root`], [`bundle`],
 //! [`dsse`], [`cert`] (X.509 paths and Fulcio identities), [`sct`], [`tlog`] (Rekor entries,
-//! inclusion proofs, checkpoints), [`tsa`] (RFC 3161), [`time`].
+//! inclusion proofs, checkpoints), [`tsa`] (RFC 3161), [`time`]; for admission: [`policy`]
+//! (policy-controller's ClusterImagePolicy).
 #![warn(missing_docs)]
 #![warn(
     clippy::unwrap_used,
@@ -31,6 +32,7 @@ pub mod error;
 pub mod fetch;
 pub mod image;
 pub mod keys;
+pub mod policy;
 pub mod reference;
 pub mod sct;
 pub mod simple_signing;

@@ -339,7 +339,10 @@ fn legacy_keyless_layers_verify_offline_against_production() {
             // The verified identity reaches the report, for policies.
             let signer = report.signatures[0].signer.as_ref().unwrap();
             let identity = expectation(&case, "identity").unwrap();
-            assert!(signer.subject_alternative_names.contains(&identity), "{name}: {signer:?}");
+            assert!(
+                signer.subject_alternative_names.contains(&identity),
+                "{name}: {signer:?}"
+            );
         }
     }
     assert!(seen >= 9, "only {seen} legacy cases");
@@ -352,10 +355,16 @@ fn github_workflow_claims_reach_the_report() {
     let signer = report.signatures[0].signer.as_ref().unwrap();
     // Fulcio 1.3.6.1.4.1.57264.1.12: source repository URI.
     assert_eq!(
-        signer.extensions.get("1.3.6.1.4.1.57264.1.12").map(String::as_str),
+        signer
+            .extensions
+            .get("1.3.6.1.4.1.57264.1.12")
+            .map(String::as_str),
         Some("https://github.com/salrashid123/go-bazel-github-workflow")
     );
-    assert_eq!(signer.issuer.as_deref(), Some("https://token.actions.githubusercontent.com"));
+    assert_eq!(
+        signer.issuer.as_deref(),
+        Some("https://token.actions.githubusercontent.com")
+    );
 }
 
 #[test]
