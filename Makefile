@@ -41,6 +41,7 @@ bench-tools:
 ## proposal; the host's build.rs embeds both from $(COMPONENTS_DIR). They are copied only when
 ## changed, so an unchanged component does not rebuild the host.
 components:
+	rustup target add $(WASM_TARGET) >/dev/null 2>&1 || rustup target add $(WASM_TARGET)
 	$(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET)
 	RUSTFLAGS="-C target-feature=+wide-arithmetic" \
 	  $(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) \
