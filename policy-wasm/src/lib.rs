@@ -42,6 +42,9 @@ pub mod trust_root;
 pub mod tsa;
 pub mod verdict;
 
+#[cfg(test)]
+mod testdata;
+
 #[cfg(target_family = "wasm")]
 #[allow(unsafe_code, reason = "wit-bindgen output")]
 mod component;

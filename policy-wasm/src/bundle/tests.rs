@@ -1,16 +1,6 @@
-use std::path::PathBuf;
-
 use super::*;
 
-fn conformance() -> PathBuf {
-    std::env::var_os("SIGWARD_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            [env!("CARGO_MANIFEST_DIR"), "../../shared/conformance"]
-                .iter()
-                .collect()
-        })
-}
+use crate::testdata::conformance_dir as conformance;
 
 fn bundle(case: &str) -> Vec<u8> {
     std::fs::read(

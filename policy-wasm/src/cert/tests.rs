@@ -9,18 +9,7 @@ use super::*;
 use crate::authority::{Identity, Matcher};
 use crate::trust_root::{CertificateAuthority, TrustedRoot};
 
-/// `SIGWARD_CONFORMANCE_DIR`, or `<repo>/../shared/conformance`.
-pub(crate) fn conformance_dir() -> PathBuf {
-    std::env::var_os("SIGWARD_CONFORMANCE_DIR").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/conformance"
-            ))
-        },
-        PathBuf::from,
-    )
-}
+pub(crate) use crate::testdata::conformance_dir;
 
 pub(crate) fn legacy_dir() -> PathBuf {
     conformance_dir().join("../fixtures/legacy-keyless")

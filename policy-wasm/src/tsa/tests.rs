@@ -1,36 +1,12 @@
 //! Timestamps from the shared conformance bundles (read in place: `SIGWARD_CONFORMANCE_DIR`,
 //! default `../shared/conformance`).
 
-use std::path::PathBuf;
-
-use base64::Engine as _;
 use serde_json::Value;
 
 use super::*;
+use crate::testdata::{b64, conformance_dir, read};
 use crate::time::parse_rfc3339;
 use crate::trust_root::{TrustedRoot, Validity};
-
-fn conformance_dir() -> PathBuf {
-    std::env::var_os("SIGWARD_CONFORMANCE_DIR").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/conformance"
-            ))
-        },
-        PathBuf::from,
-    )
-}
-
-fn read(path: PathBuf) -> Vec<u8> {
-    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-}
-
-fn b64(text: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap()
-}
 
 /// A case's first timestamp, the signature it stamps (the message signature or the first
 /// DSSE signature), and the case's trust root.

@@ -5,36 +5,13 @@
 mod generated;
 mod legacy;
 
-use std::path::PathBuf;
-
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use super::*;
+use crate::testdata::{b64, conformance_dir, read};
 use crate::trust_root::{TrustedRoot, Validity};
-
-fn conformance_dir() -> PathBuf {
-    std::env::var_os("SIGWARD_CONFORMANCE_DIR").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/conformance"
-            ))
-        },
-        PathBuf::from,
-    )
-}
-
-fn read(path: PathBuf) -> Vec<u8> {
-    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-}
-
-fn b64(text: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap()
-}
 
 /// One conformance case: its bundle and the trust root it is verified against.
 struct Case {
