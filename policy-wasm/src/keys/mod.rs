@@ -6,7 +6,6 @@
 //! also accepted for P-384, as bundles and trust roots pin it. This module never performs I/O.
 
 use der::{Decode as _, asn1::ObjectIdentifier};
-use ecdsa::signature::{DigestVerifier as _, Verifier as _};
 use sha2::{Sha256, Sha384};
 use spki::SubjectPublicKeyInfoRef;
 
@@ -177,49 +176,25 @@ impl PublicKey {
     /// [`SignatureError::Malformed`] when the bytes cannot be a signature of this key type,
     /// [`SignatureError::Invalid`] when the signature does not verify.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-        let name = self.algorithm();
-        let invalid = |_| SignatureError::Invalid(name);
-        match self {
-            Self::P256(key) => {
-                let sig = p256::ecdsa::DerSignature::from_bytes(signature)
-                    .map_err(|_| SignatureError::Malformed(name))?;
-                key.verify(message, &sig).map_err(invalid)
-            }
-            Self::P384(key) => {
+        use ecdsa::signature::hazmat::PrehashVerifier as _;
+        use sha2::Digest as _;
+        if let Self::Ed25519(key) = self {
+            let sig = ed25519_dalek::Signature::from_slice(signature)
+                .map_err(|_| SignatureError::Malformed("Ed25519"))?;
+            return key
+                .verify_strict(message, &sig)
+                .map_err(|_| SignatureError::Invalid("Ed25519"));
+        }
+        let sha256: [u8; 32] = Sha256::digest(message).into();
+        match (self, self.verify_sha256_prehash(&sha256, signature)) {
+            // cosign's legacy default hash is SHA-256 for every key; bundles use SHA-384.
+            (Self::P384(key), Err(SignatureError::Invalid(name))) => {
                 let sig = p384::ecdsa::DerSignature::from_bytes(signature)
                     .map_err(|_| SignatureError::Malformed(name))?;
-                // cosign's legacy default hash is SHA-256 for every key; bundles use SHA-384.
-                let sha256 = |d: &mut Sha256| {
-                    sha2::Digest::update(d, message);
-                    Ok(())
-                };
-                let sha384 = |d: &mut Sha384| {
-                    sha2::Digest::update(d, message);
-                    Ok(())
-                };
-                key.verify_digest(sha256, &sig)
-                    .or_else(|_| key.verify_digest(sha384, &sig))
-                    .map_err(invalid)
+                key.verify_prehash(&Sha384::digest(message), &sig)
+                    .map_err(|_| SignatureError::Invalid(name))
             }
-            Self::Rsa(key) => {
-                let pkcs1 = rsa::pkcs1v15::Signature::try_from(signature)
-                    .map_err(|_| SignatureError::Malformed(name))?;
-                let verified_pkcs1 =
-                    rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key.clone()).verify(message, &pkcs1);
-                if verified_pkcs1.is_ok() {
-                    return Ok(());
-                }
-                let pss = rsa::pss::Signature::try_from(signature)
-                    .map_err(|_| SignatureError::Malformed(name))?;
-                rsa::pss::VerifyingKey::<Sha256>::new_with_auto_salt_len(key.clone())
-                    .verify(message, &pss)
-                    .map_err(invalid)
-            }
-            Self::Ed25519(key) => {
-                let sig = ed25519_dalek::Signature::from_slice(signature)
-                    .map_err(|_| SignatureError::Malformed(name))?;
-                key.verify_strict(message, &sig).map_err(invalid)
-            }
+            (_, outcome) => outcome,
         }
     }
 }
