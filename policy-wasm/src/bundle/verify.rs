@@ -98,9 +98,6 @@ pub enum BundleError {
     /// The bundle version requires an inclusion proof with checkpoint it lacks.
     #[error("the tlog entry has no inclusion proof with a checkpoint (required from bundle v0.2)")]
     MissingInclusionProof,
-    /// The checkpoint names another tree than the proof.
-    #[error("the checkpoint's tree size or root hash differs from the inclusion proof's")]
-    CheckpointMismatch,
     /// The log key was not valid at a verified time.
     #[error("the transparency log key was not valid at {0}")]
     LogKeyNotValidAt(String),
@@ -154,7 +151,6 @@ impl BundleError {
             }
             Self::MissingInclusionPromise
             | Self::MissingInclusionProof
-            | Self::CheckpointMismatch
             | Self::LogKeyNotValidAt(_) => Reason::TlogInvalid,
             Self::Tlog(TlogError::BodyMismatch { .. }) => Reason::TlogBodyMismatch,
             Self::Tlog(_) => Reason::TlogInvalid,
@@ -388,29 +384,39 @@ fn check_tlog(
         return Err(BundleError::MissingInclusionPromise);
     }
     if let Some(proof) = &entry.proof {
-        tlog::verify_inclusion(
-            &entry.body,
-            proof.log_index,
-            proof.tree_size,
-            &proof.hashes,
-            &proof.root_hash,
-        )?;
-        trail.pass(
-            "inclusion-proof",
-            format!(
-                "leaf {} of {} in the tree",
-                proof.log_index, proof.tree_size
-            ),
+        let leaf = format!(
+            "leaf {} of {} in the tree",
+            proof.log_index, proof.tree_size
         );
-        if let Some(envelope) = &proof.checkpoint {
-            let checkpoint = tlog::verify_checkpoint(envelope, &trust.tlogs, None)?;
-            if checkpoint.tree_size != proof.tree_size || checkpoint.root_hash != proof.root_hash {
-                return Err(BundleError::CheckpointMismatch);
+        match &proof.checkpoint {
+            // The audit path, the signed checkpoint, and that both name the same tree.
+            Some(checkpoint) => {
+                let proof = tlog::InclusionProof {
+                    log_index: proof.log_index,
+                    tree_size: proof.tree_size,
+                    root_hash: &proof.root_hash,
+                    hashes: &proof.hashes,
+                    checkpoint,
+                };
+                let checkpoint =
+                    tlog::verify_inclusion_proof(&entry.body, &proof, &trust.tlogs, None)?;
+                trail.pass("inclusion-proof", leaf);
+                trail.pass(
+                    "checkpoint",
+                    format!("signed checkpoint of {}", checkpoint.origin),
+                );
             }
-            trail.pass(
-                "checkpoint",
-                format!("signed checkpoint of {}", checkpoint.origin),
-            );
+            // v0.1 only (later versions were refused above): the path alone.
+            None => {
+                tlog::verify_inclusion(
+                    &entry.body,
+                    proof.log_index,
+                    proof.tree_size,
+                    &proof.hashes,
+                    &proof.root_hash,
+                )?;
+                trail.pass("inclusion-proof", leaf);
+            }
         }
     }
     let Some(set) = &entry.set else {
