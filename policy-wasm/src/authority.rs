@@ -1,7 +1,7 @@
 //! Who may have signed: the authorities a request names, mirrored from the WIT `verifier`.
 
 /// How a string is compared.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Matcher {
     /// Equality.
     Exact(String),
@@ -10,7 +10,7 @@ pub enum Matcher {
 }
 
 /// A keyless signer identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {
     /// The OIDC issuer.
     pub issuer: Matcher,
@@ -19,7 +19,7 @@ pub struct Identity {
 }
 
 /// Keyless settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Keyless {
     /// At least one must match.
     pub identities: Vec<Identity>,
@@ -28,7 +28,7 @@ pub struct Keyless {
 }
 
 /// A kind of authority.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Authority {
     /// A PEM public key.
     Key(String),
@@ -37,7 +37,7 @@ pub enum Authority {
 }
 
 /// An authority with the name reports use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NamedAuthority {
     /// Shown in reports.
     pub name: String,

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::fetch::{self, Fetch};
 use crate::image::{self, CheckKind, TlogPolicy};
 use crate::verdict;
+use crate::{admission, policy};
 
 wit_bindgen::generate!({ world: "policy", path: "../wit" });
 
@@ -70,9 +71,49 @@ impl wit::Guest for Component {
 
 impl wit_admission::Guest for Component {
     fn evaluate(
-        _request: wit_admission::AdmissionRequest,
+        request: wit_admission::AdmissionRequest,
     ) -> Result<wit_admission::AdmissionResult, wit::Denial> {
-        Err(denial(Error::NotSupported("admission (issue 4)")))
+        let refuse = |reason: &str, message: String| wit::Denial {
+            reason: reason.to_owned(),
+            message,
+        };
+        let mut policies = Vec::new();
+        for text in &request.policies {
+            policies.extend(
+                policy::ClusterImagePolicy::parse_all(text)
+                    .map_err(|e| refuse("invalid-policy", e.to_string()))?,
+            );
+        }
+        let review = match admission::Review::parse(request.review.as_bytes()) {
+            Ok(review) => review,
+            Err(admission::AdmissionError::Object { uid, message }) => {
+                return Ok(wit_admission::AdmissionResult {
+                    response: admission::review_error(&uid, &message).to_string(),
+                    explanation: vec![message],
+                });
+            }
+            Err(error) => return Err(refuse("invalid-request", error.to_string())),
+        };
+        let settings = admission::Settings {
+            no_match: match request.no_match {
+                wit_admission::NoMatch::Deny => admission::NoMatch::Deny,
+                wit_admission::NoMatch::Allow => admission::NoMatch::Allow,
+                wit_admission::NoMatch::Warn => admission::NoMatch::Warn,
+            },
+            tags: match request.tags {
+                wit_admission::TagHandling::VerifyResolved => {
+                    admission::TagHandling::VerifyResolved
+                }
+                wit_admission::TagHandling::RequireDigest => admission::TagHandling::RequireDigest,
+            },
+            trusted_root: request.trusted_root,
+            at: request.at,
+        };
+        let decision = admission::evaluate(review, &policies, settings, &mut WitFetcher);
+        Ok(wit_admission::AdmissionResult {
+            response: decision.review_response(request.mutate).to_string(),
+            explanation: decision.explanation,
+        })
     }
 }
 

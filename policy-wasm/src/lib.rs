@@ -13,7 +13,7 @@
 //! (reports), [`error`] (errors and reason codes); for Sigstore: [`trust_root`], [`bundle`],
 //! [`dsse`], [`cert`] (X.509 paths and Fulcio identities), [`sct`], [`tlog`] (Rekor entries,
 //! inclusion proofs, checkpoints), [`tsa`] (RFC 3161), [`time`]; for admission: [`policy`]
-//! (policy-controller's ClusterImagePolicy).
+//! (policy-controller's ClusterImagePolicy) and [`admission`] (AdmissionReview, Gatekeeper).
 #![warn(missing_docs)]
 #![warn(
     clippy::unwrap_used,
@@ -23,6 +23,7 @@
     clippy::as_conversions
 )]
 
+pub mod admission;
 pub mod authority;
 pub mod bundle;
 pub mod cert;

@@ -28,7 +28,7 @@ pub use legacy::{
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// What to check on the image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CheckKind {
     /// Image signatures.
     Signature,
@@ -55,7 +55,7 @@ impl CheckKind {
 }
 
 /// What to do about the transparency log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TlogPolicy {
     /// A verified log entry is required.
     Require,
@@ -64,7 +64,7 @@ pub enum TlogPolicy {
 }
 
 /// A request to verify one image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VerifyRequest {
     /// The reference as the user wrote it.
     pub image: String,

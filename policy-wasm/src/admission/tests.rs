@@ -1,0 +1,518 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::digest::Digest;
+use crate::fetch::{FetchError, Kinds, Layer, Material, Resolved};
+use crate::image::SIGNATURE_ANNOTATION;
+
+const SIGNED: &str = "registry.test/team/app:v1";
+const UNSIGNED: &str = "registry.test/team/unsigned:v1";
+const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+fn data() -> PathBuf {
+    [env!("CARGO_MANIFEST_DIR"), "tests/data/image"]
+        .iter()
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// Two repositories: `team/app` signed by `key.pub` (a real cosign signature of [`DIGEST`]),
+/// `team/unsigned` with nothing attached. Records every call.
+#[derive(Default)]
+struct Registry {
+    calls: Vec<String>,
+}
+
+impl Fetch for Registry {
+    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+        self.calls.push(format!("resolve {image}"));
+        if image.contains("missing") {
+            return Err(FetchError::NotFound(format!("{image}: no such tag")));
+        }
+        Ok(Resolved {
+            repository: Some(crate::reference::repository(image)),
+            digest: DIGEST.to_owned(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        })
+    }
+
+    fn attached(&mut self, image: &str, digest: &str, _: Kinds) -> Result<Material, FetchError> {
+        self.calls.push(format!("attached {image}"));
+        let mut material = Material::default();
+        if image.contains("team/app") && digest == DIGEST {
+            let case = data().join("cosign-tagless");
+            let payload = std::fs::read(case.join("payload")).unwrap();
+            material.signatures.push(Layer {
+                media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+                digest: Digest::of(&payload).to_string(),
+                annotations: BTreeMap::from([(
+                    SIGNATURE_ANNOTATION.to_owned(),
+                    read(&case.join("signature")),
+                )]),
+                payload,
+            });
+        }
+        Ok(material)
+    }
+
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+        Err(FetchError::NotFound(name.to_owned()))
+    }
+}
+
+fn key_policy(name: &str, glob: &str, extra: &str) -> ClusterImagePolicy {
+    let key = read(&data().join("key.pub")).replace('\n', "\n          ");
+    ClusterImagePolicy::parse(&format!(
+        "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: {name}
+spec:
+  images:
+  - glob: \"{glob}\"
+  authorities:
+  - name: team-key
+    key:
+      data: |
+          {key}
+{extra}"
+    ))
+    .unwrap()
+}
+
+fn static_policy(name: &str, glob: &str, action: &str) -> ClusterImagePolicy {
+    ClusterImagePolicy::parse(&format!(
+        "apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {{name: {name}}}
+spec:
+  images: [{{glob: \"{glob}\"}}]
+  authorities: [{{name: fixed, static: {{action: {action}, message: listed}}}}]"
+    ))
+    .unwrap()
+}
+
+fn settings() -> Settings {
+    Settings {
+        no_match: NoMatch::Deny,
+        tags: TagHandling::VerifyResolved,
+        trusted_root: "production".to_owned(),
+        at: 1_700_000_000,
+    }
+}
+
+fn pod(containers: &[(&str, &str)]) -> Value {
+    let list: Vec<Value> = containers
+        .iter()
+        .map(|(name, image)| json!({"name": name, "image": image}))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"},
+           "spec": {"containers": list}})
+}
+
+fn review_of(object: &Value) -> Vec<u8> {
+    let kind = object["kind"].as_str().unwrap();
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u-1", "kind": {"group": "", "version": "v1", "kind": kind},
+                    "operation": "CREATE", "namespace": "ns", "object": object}
+    }))
+    .unwrap()
+}
+
+fn decide(
+    object: &Value,
+    policies: &[ClusterImagePolicy],
+    settings: Settings,
+) -> (Decision, Registry) {
+    let mut registry = Registry::default();
+    let review = Review::parse(&review_of(object)).unwrap();
+    (
+        evaluate(review, policies, settings, &mut registry),
+        registry,
+    )
+}
+
+#[test]
+fn signed_deployment_is_allowed_and_each_tag_is_pinned() {
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"template": {"metadata": {}, "spec": {
+            "initContainers": [{"name": "init", "image": SIGNED}],
+            "containers": [{"name": "app", "image": SIGNED}, {"name": "side", "image": SIGNED}]}}}
+    });
+    let (decision, registry) = decide(
+        &deployment,
+        &[key_policy("signed", "registry.test/**", "")],
+        settings(),
+    );
+    assert!(decision.allowed, "{decision:?}");
+    assert_eq!(decision.uid, "u-1");
+    let resolved = format!("resolve {SIGNED}");
+    assert_eq!(registry.calls.iter().filter(|c| **c == resolved).count(), 1);
+    assert_eq!(
+        registry
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("attached"))
+            .count(),
+        1
+    );
+    let paths: Vec<&str> = decision.patch.iter().map(|op| op.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/spec/template/spec/initContainers/0/image",
+            "/spec/template/spec/containers/0/image",
+            "/spec/template/spec/containers/1/image"
+        ]
+    );
+    assert!(
+        decision
+            .patch
+            .iter()
+            .all(|op| op.value == format!("registry.test/team/app@{DIGEST}"))
+    );
+    assert_eq!(decision.warnings.len(), 3);
+    assert!(
+        decision.warnings[0].contains("not pinned"),
+        "{:?}",
+        decision.warnings
+    );
+
+    let response = decision.review_response(true);
+    assert_eq!(response["response"]["uid"], "u-1");
+    assert_eq!(response["response"]["patchType"], "JSONPatch");
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(response["response"]["patch"].as_str().unwrap())
+        .unwrap();
+    let patch: Value = serde_json::from_slice(&patch).unwrap();
+    assert_eq!(patch[1]["op"], "replace");
+    assert_eq!(patch[1]["path"], "/spec/template/spec/containers/0/image");
+    // Validation does not patch.
+    assert!(
+        decision.review_response(false)["response"]
+            .get("patch")
+            .is_none()
+    );
+}
+
+#[test]
+fn eight_containers_sharing_an_image_verify_once() {
+    let containers: Vec<(String, &str)> = (0..8).map(|i| (format!("c{i}"), SIGNED)).collect();
+    let refs: Vec<(&str, &str)> = containers.iter().map(|(n, i)| (n.as_str(), *i)).collect();
+    let policy = key_policy("signed", "registry.test/**", "");
+    let review = Review::parse(&review_of(&pod(&refs))).unwrap();
+    let plan = Plan::new(review, &[policy], settings());
+    assert_eq!(plan.tags_to_resolve(), [SIGNED]);
+    let resolutions = BTreeMap::from([(SIGNED.to_owned(), Ok(DIGEST.to_owned()))]);
+    assert_eq!(plan.verifications(&resolutions).len(), 1);
+}
+
+#[test]
+fn unsigned_image_is_denied_naming_container_image_policy_authority_and_check() {
+    let (decision, _) = decide(
+        &pod(&[("app", SIGNED), ("web", UNSIGNED)]),
+        &[key_policy("signed", "registry.test/**", "")],
+        settings(),
+    );
+    assert!(!decision.allowed);
+    let message = &decision.message;
+    for part in [
+        "container \"web\"",
+        UNSIGNED,
+        "policy \"signed\"",
+        "authority \"team-key\"",
+        "signature: no-signatures",
+    ] {
+        assert!(message.contains(part), "{part} missing in {message}");
+    }
+    assert!(!message.contains("\"app\""), "{message}");
+    let response = decision.review_response(true);
+    assert_eq!(response["response"]["allowed"], false);
+    assert_eq!(response["response"]["status"]["code"], 403);
+    assert!(response["response"].get("patch").is_none());
+}
+
+#[test]
+fn warn_mode_allows_with_a_warning() {
+    let policy = key_policy("signed", "registry.test/**", "  mode: warn\n");
+    let (decision, _) = decide(&pod(&[("web", UNSIGNED)]), &[policy], settings());
+    assert!(decision.allowed);
+    assert!(
+        decision
+            .warnings
+            .iter()
+            .any(|w| w.contains("no-signatures") && w.contains("mode: warn")),
+        "{:?}",
+        decision.warnings
+    );
+    assert!(decision.patch.is_empty());
+}
+
+#[test]
+fn no_match_behaviour_is_configurable() {
+    let policies = [key_policy("signed", "other.test/**", "")];
+    for (no_match, allowed, warned) in [
+        (NoMatch::Deny, false, false),
+        (NoMatch::Allow, true, false),
+        (NoMatch::Warn, true, true),
+    ] {
+        let (decision, registry) = decide(
+            &pod(&[("app", SIGNED)]),
+            &policies,
+            Settings {
+                no_match,
+                ..settings()
+            },
+        );
+        assert_eq!(decision.allowed, allowed, "{no_match:?}");
+        assert_eq!(!decision.warnings.is_empty(), warned, "{no_match:?}");
+        assert!(
+            registry.calls.is_empty(),
+            "unmatched images are not fetched"
+        );
+        if !allowed {
+            assert!(decision.message.contains("no ClusterImagePolicy matches"));
+        }
+    }
+}
+
+#[test]
+fn require_digest_denies_tags_and_verifies_digests_without_resolving() {
+    let policies = [key_policy("signed", "registry.test/**", "")];
+    let settings = Settings {
+        tags: TagHandling::RequireDigest,
+        ..settings()
+    };
+    let (decision, registry) = decide(&pod(&[("app", SIGNED)]), &policies, settings.clone());
+    assert!(!decision.allowed);
+    assert!(
+        decision.message.contains("not pinned by digest"),
+        "{}",
+        decision.message
+    );
+    assert!(registry.calls.is_empty());
+
+    let pinned = format!("registry.test/team/app@{DIGEST}");
+    let (decision, registry) = decide(&pod(&[("app", &pinned)]), &policies, settings);
+    assert!(decision.allowed, "{decision:?}");
+    assert!(decision.warnings.is_empty());
+    assert!(decision.patch.is_empty());
+    assert!(
+        !registry
+            .calls
+            .iter()
+            .any(|c| c == &format!("resolve {SIGNED}"))
+    );
+    assert_eq!(decision.images[0].verified_digest.as_deref(), Some(DIGEST));
+}
+
+#[test]
+fn every_matching_policy_must_pass_and_any_authority_suffices() {
+    let allow = static_policy("allow-all", "registry.test/**", "pass");
+    let deny = static_policy("deny-all", "registry.test/team/**", "fail");
+    let signed = key_policy("signed", "registry.test/**", "");
+    let (decision, _) = decide(
+        &pod(&[("app", SIGNED)]),
+        &[allow.clone(), signed.clone()],
+        settings(),
+    );
+    assert!(decision.allowed);
+    let (decision, _) = decide(&pod(&[("app", SIGNED)]), &[allow, deny, signed], settings());
+    assert!(!decision.allowed);
+    assert!(
+        decision
+            .message
+            .contains("policy \"deny-all\" failed: authority \"fixed\": static: fail (listed)"),
+        "{}",
+        decision.message
+    );
+    // OR within one policy: a failing static authority next to a passing key authority.
+    let either = key_policy(
+        "either",
+        "registry.test/**",
+        "  - name: never\n    static: {action: fail}\n",
+    );
+    let (decision, _) = decide(&pod(&[("app", SIGNED)]), &[either], settings());
+    assert!(decision.allowed, "{decision:?}");
+}
+
+#[test]
+fn unresolvable_tags_fail_closed() {
+    let (decision, _) = decide(
+        &pod(&[("app", "registry.test/team/missing:v1")]),
+        &[key_policy("signed", "registry.test/**", "")],
+        settings(),
+    );
+    assert!(!decision.allowed);
+    assert!(
+        decision.message.contains("could not be resolved"),
+        "{}",
+        decision.message
+    );
+}
+
+#[test]
+fn kinds_lists_and_selectors() {
+    let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "labels": {"tier": "batch"}},
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "job", "image": SIGNED}]}}}}}});
+    let review = Review::parse(&review_of(&cron)).unwrap();
+    assert_eq!(
+        review.sites[0].pointer,
+        "/spec/jobTemplate/spec/template/spec/containers/0/image"
+    );
+    assert_eq!(review.resource.resource, "cronjobs");
+
+    let ephemeral = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+        "containers": [{"name": "a", "image": SIGNED}], "ephemeralContainers": [{"name": "debug", "image": UNSIGNED}]}});
+    let review = Review::parse(&review_of(&ephemeral)).unwrap();
+    assert_eq!(review.sites[1].list, ContainerList::EphemeralContainers);
+    assert_eq!(review.sites[1].pointer, "/spec/ephemeralContainers/0/image");
+
+    // A policy restricted to deployments does not apply to a CronJob.
+    let restricted = key_policy(
+        "deployments-only",
+        "registry.test/**",
+        "  match:\n  - resource: deployments\n",
+    );
+    let (decision, registry) = decide(
+        &cron,
+        std::slice::from_ref(&restricted),
+        Settings {
+            no_match: NoMatch::Allow,
+            ..settings()
+        },
+    );
+    assert!(decision.allowed && registry.calls.is_empty());
+    let labelled = key_policy(
+        "batch-tier",
+        "registry.test/**",
+        "  match:\n  - resource: cronjobs\n    selector: {matchLabels: {tier: batch}}\n",
+    );
+    let (decision, registry) = decide(
+        &cron,
+        &[labelled],
+        Settings {
+            no_match: NoMatch::Allow,
+            ..settings()
+        },
+    );
+    assert!(decision.allowed && !registry.calls.is_empty());
+}
+
+#[test]
+fn bad_reviews_are_errors() {
+    assert!(matches!(
+        Review::parse(b"not json"),
+        Err(AdmissionError::Json(_))
+    ));
+    assert!(matches!(
+        Review::parse(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#),
+        Err(AdmissionError::NotAReview(_))
+    ));
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}});
+    match Review::parse(&review_of(&secret)) {
+        Err(AdmissionError::Object { uid, message }) => {
+            assert_eq!(uid, "u-1");
+            assert!(
+                message.contains("\"Secret\" is not a workload"),
+                "{message}"
+            );
+            assert_eq!(review_error(&uid, &message)["response"]["allowed"], false);
+        }
+        other => panic!("{other:?}"),
+    }
+    let no_image =
+        json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "a"}]}});
+    assert!(matches!(
+        Review::parse(&review_of(&no_image)),
+        Err(AdmissionError::Object { .. })
+    ));
+}
+
+#[test]
+fn unsupported_parts_fail_closed() {
+    let kms = ClusterImagePolicy::parse(
+        "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: kms}
+spec:
+  images: [{glob: \"registry.test/**\"}]
+  authorities: [{name: cloud, key: {kms: \"awskms:///alias/cosign\"}}]",
+    )
+    .unwrap();
+    let (decision, _) = decide(&pod(&[("app", SIGNED)]), &[kms], settings());
+    assert!(!decision.allowed);
+    assert!(
+        decision.message.contains("KMS keys are not resolved"),
+        "{}",
+        decision.message
+    );
+}
+
+#[test]
+fn container_identity_annotations_need_a_keyless_signer() {
+    let mut policy = key_policy("signed", "registry.test/**", "");
+    policy.annotations.insert(
+        crate::policy::CONTAINER_IDENTITY_ANNOTATION.to_owned(),
+        "true".to_owned(),
+    );
+    let mut object = pod(&[("app", SIGNED)]);
+    let (decision, _) = decide(&object, std::slice::from_ref(&policy), settings());
+    assert!(decision.allowed, "no annotation, no extra requirement");
+    object["metadata"]["annotations"] =
+        json!({"subject.cosign.sigstore.dev/app": "someone@example.com"});
+    let (decision, _) = decide(&object, &[policy], settings());
+    assert!(!decision.allowed);
+    assert!(
+        decision.message.contains("identity-mismatch"),
+        "{}",
+        decision.message
+    );
+}
+
+#[test]
+fn gatekeeper_keys_become_items() {
+    let body = br#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["registry.test/team/app:v1","registry.test/team/unsigned:v1"]}}"#;
+    let keys = provider_keys(body).unwrap();
+    let mut registry = Registry::default();
+    let decision = evaluate(
+        Review::of_images("gk", &keys),
+        &[key_policy("signed", "registry.test/**", "")],
+        settings(),
+        &mut registry,
+    );
+    let response = decision.provider_response();
+    assert_eq!(response["kind"], "ProviderResponse");
+    let items = response["response"]["items"].as_array().unwrap();
+    assert_eq!(items[0]["key"], SIGNED);
+    assert_eq!(items[0]["value"], DIGEST);
+    assert!(items[0].get("error").is_none());
+    assert_eq!(items[1]["key"], UNSIGNED);
+    assert!(
+        items[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no-signatures")
+    );
+    assert!(provider_keys(b"{}").is_err());
+    assert!(provider_keys(br#"{"kind":"ProviderRequest","request":{"keys":[1]}}"#).is_err());
+}
+
+#[test]
+fn reference_helpers() {
+    assert_eq!(name("host:5000/team/app:v1"), "host:5000/team/app");
+    assert_eq!(name("nginx"), "nginx");
+    assert_eq!(name(&format!("a/b:v1@{DIGEST}")), "a/b");
+    assert_eq!(pinned_digest(&format!("a/b@{DIGEST}")), Some(DIGEST));
+    assert_eq!(pinned_digest("a/b:v1"), None);
+    assert_eq!(pinned_digest("a/b@sha256:abc"), None);
+}
