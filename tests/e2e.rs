@@ -7,6 +7,7 @@
 //! `SIGWARD_SHARED_DIR` (default `../shared`) is where shared fixtures are read in place.
 //! Nothing here reaches beyond 127.0.0.1.
 
+mod admission;
 mod annotations;
 mod attest;
 mod bad_input;

@@ -6,7 +6,9 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod fetcher;
 pub mod registry;
 pub mod runtime;
+pub mod server;
 pub mod signing;
 pub mod trust;

@@ -14,6 +14,7 @@ pub(crate) mod outcome;
 pub(crate) mod referrers;
 pub(crate) mod registry;
 pub(crate) mod signature;
+pub(crate) mod webhook;
 
 use std::env;
 use std::path::PathBuf;

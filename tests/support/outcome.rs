@@ -14,6 +14,7 @@ use serde_json::Value;
 const TIME_LIMIT: Duration = Duration::from_secs(120);
 
 /// How one process ended and what it printed.
+#[derive(Debug)]
 pub(crate) struct Outcome {
     command: String,
     /// The exit code, `None` if it was killed by a signal.

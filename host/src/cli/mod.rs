@@ -4,8 +4,10 @@
 //! Exit codes (like ripgrep's): 0 verified, 1 not verified, 2 could not decide (bad flags,
 //! unreadable files, unreachable registry).
 
-mod fetcher;
+mod admission_args;
+mod evaluate;
 mod precompile;
+mod serve;
 mod sign;
 mod verify;
 mod verify_bundle;
@@ -44,6 +46,8 @@ enum Command {
     Sign(sign::SignCommand),
     VerifyBundle(verify_bundle::VerifyBundleCommand),
     VerifyAttestation(verify::VerifyAttestationCommand),
+    Evaluate(evaluate::EvaluateCommand),
+    Serve(serve::ServeCommand),
     #[command(hide = true)]
     Precompile(precompile::PrecompileCommand),
 }
@@ -65,6 +69,8 @@ impl Cli {
             Command::Sign(cmd) => cmd.run(),
             Command::VerifyBundle(cmd) => cmd.run(&component),
             Command::VerifyAttestation(cmd) => cmd.run(&component),
+            Command::Evaluate(cmd) => cmd.run(&component),
+            Command::Serve(cmd) => cmd.run(&component),
             Command::Precompile(cmd) => cmd.run(),
         }
     }

@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use sigward_policy::authority::{Authority, Keyless, NamedAuthority};
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
-use super::fetcher::RegistryFetch;
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs};
+use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
 use crate::runtime::{ComponentSource, Denial, Limits, Report, Runtime};
 use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
@@ -162,7 +162,7 @@ impl VerifyArgs {
                 TlogPolicy::Require
             },
             trusted_root: trusted_root.to_owned(),
-            at: unix_now(),
+            at: crate::fetcher::unix_now(),
         };
         let io =
             super::io_runtime().map_err(|err| Undecided::error("internal", format!("{err:#}")))?;
@@ -244,12 +244,4 @@ impl Undecided {
             code: EXIT_ERROR,
         }
     }
-}
-
-/// Seconds since the Unix epoch (the verifier itself never reads a clock).
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

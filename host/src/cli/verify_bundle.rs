@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use sigward_policy::authority::{Authority, Keyless};
 use sigward_policy::bundle::{ArtifactInput, BundleRequest};
 
-use super::fetcher::RegistryFetch;
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs};
+use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
 use crate::runtime::{ComponentSource, Limits, Runtime};
 use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
@@ -81,7 +81,7 @@ impl VerifyBundleCommand {
             artifact,
             authority,
             trusted_root: trusted_root.to_owned(),
-            at: super::verify::unix_now(),
+            at: crate::fetcher::unix_now(),
         };
         let io = super::io_runtime()?;
         let sources = Arc::new(Sources::new(crate::registry::Options::default())?);

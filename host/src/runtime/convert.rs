@@ -5,6 +5,7 @@ use sigward_policy::bundle::{ArtifactInput, BundleRequest};
 use sigward_policy::fetch::{self, FetchError};
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
+use super::bindings::exports::sigward::policy::admission as wit_admission;
 use super::bindings::exports::sigward::policy::verifier as wit;
 use super::bindings::sigward::policy::types as wit_types;
 use super::report::{BundleOutcome, Check, Denial, Report, SignatureReport, Signer};
@@ -52,6 +53,27 @@ fn matcher(matcher: &Matcher) -> wit::Matcher {
     match matcher {
         Matcher::Exact(s) => wit::Matcher::Exact(s.clone()),
         Matcher::Regexp(s) => wit::Matcher::Regexp(s.clone()),
+    }
+}
+
+pub(super) fn admission_request(request: &super::Evaluation) -> wit_admission::AdmissionRequest {
+    use sigward_policy::admission::{NoMatch, TagHandling};
+    let settings = &request.settings;
+    wit_admission::AdmissionRequest {
+        review: request.review.clone(),
+        policies: request.policies.clone(),
+        no_match: match settings.no_match {
+            NoMatch::Deny => wit_admission::NoMatch::Deny,
+            NoMatch::Allow => wit_admission::NoMatch::Allow,
+            NoMatch::Warn => wit_admission::NoMatch::Warn,
+        },
+        tags: match settings.tags {
+            TagHandling::VerifyResolved => wit_admission::TagHandling::VerifyResolved,
+            TagHandling::RequireDigest => wit_admission::TagHandling::RequireDigest,
+        },
+        trusted_root: settings.trusted_root.clone(),
+        mutate: request.mutate,
+        at: settings.at,
     }
 }
 

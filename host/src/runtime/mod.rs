@@ -43,6 +43,19 @@ const PRECOMPILED_WIDE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_WIDE_CWASM
 /// How long one epoch tick lasts; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(10);
 
+/// An admission decision to make in the component (`admission.evaluate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// The AdmissionReview v1 JSON.
+    pub review: String,
+    /// ClusterImagePolicy texts (YAML or JSON; several documents each allowed).
+    pub policies: Vec<String>,
+    /// Images no policy matches, tag handling, trust root and time.
+    pub settings: sigward_policy::admission::Settings,
+    /// Answer as the mutating webhook (pin verified tags).
+    pub mutate: bool,
+}
+
 /// Which component to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComponentSource {
@@ -235,6 +248,31 @@ impl Runtime {
                 .call_verify_bundle(store, &request)
         })
         .map(|answer| answer.map(convert::bundle_outcome).map_err(convert::denial))
+    }
+
+    /// Decides an AdmissionReview in a fresh instance through the component's
+    /// `admission.evaluate` export, fetching through `source`. The answer is the
+    /// AdmissionReview response JSON and the explanation lines.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::Deadline`] or [`RuntimeError::Trap`] when the guest gave no answer.
+    pub fn evaluate(
+        &self,
+        request: &Evaluation,
+        source: Box<dyn Fetch + Send>,
+    ) -> Result<Result<(String, Vec<String>), Denial>, RuntimeError> {
+        let request = convert::admission_request(request);
+        self.call(source, |policy, store| {
+            policy
+                .sigward_policy_admission()
+                .call_evaluate(store, &request)
+        })
+        .map(|answer| {
+            answer
+                .map(|result| (result.response, result.explanation))
+                .map_err(convert::denial)
+        })
     }
 
     fn call<R>(

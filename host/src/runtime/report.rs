@@ -146,6 +146,49 @@ impl Report {
     }
 }
 
+impl Report {
+    /// What an admission decision needs of this report (the core's
+    /// [`Verification::of`](sigward_policy::admission::Verification::of) on the guest's side
+    /// of the boundary): the reason, and the failing check of the signature that got furthest.
+    pub fn verification(&self) -> sigward_policy::admission::Verification {
+        let reason = self.reason.clone().unwrap_or_default();
+        let detail = self
+            .signatures
+            .iter()
+            .filter(|signature| !self.verified && signature.reason.as_deref() == Some(&reason))
+            .find_map(|signature| {
+                signature
+                    .checks
+                    .iter()
+                    .rev()
+                    .find(|check| check.outcome == "fail")
+                    .map(|check| format!("{}: {}", check.name, check.detail))
+            })
+            .unwrap_or_default();
+        sigward_policy::admission::Verification {
+            digest: self.digest.clone(),
+            verified: self.verified,
+            reason,
+            detail,
+            signers: self
+                .signatures
+                .iter()
+                .filter(|signature| signature.verified)
+                .map(|signature| {
+                    signature
+                        .signer
+                        .as_ref()
+                        .map(|s| sigward_policy::cert::Signer {
+                            subject_alternative_names: s.subject_alternative_names.clone(),
+                            issuer: s.issuer.clone(),
+                            extensions: s.extensions.clone(),
+                        })
+                })
+                .collect(),
+        }
+    }
+}
+
 impl From<&sigward_policy::Error> for Denial {
     fn from(err: &sigward_policy::Error) -> Self {
         Self {

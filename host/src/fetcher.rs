@@ -1,5 +1,5 @@
 //! Bridges the registry client (async) to the verifier's synchronous [`Fetch`] trait, which
-//! the component's `fetcher` imports call into.
+//! the component's `fetcher` imports call into, for the CLI and the server alike.
 //!
 //! A CLI run knows what the verifier will ask first, so it starts fetching (tag → digest, then
 //! the attached material) while the component is still loading; the verifier's calls then pick up
@@ -22,7 +22,7 @@ type Prefetched = (
 );
 
 /// Fetches through [`Sources`], blocking the calling (non-async) thread on `handle`.
-pub(crate) struct RegistryFetch {
+pub struct RegistryFetch {
     sources: Arc<Sources>,
     handle: Handle,
     /// The image being prefetched and the task doing it.
@@ -37,7 +37,7 @@ pub(crate) struct RegistryFetch {
 
 impl RegistryFetch {
     /// A fetcher with nothing prefetched.
-    pub(crate) fn new(sources: Arc<Sources>, handle: Handle, trust: Arc<TrustRoots>) -> Self {
+    pub fn new(sources: Arc<Sources>, handle: Handle, trust: Arc<TrustRoots>) -> Self {
         Self {
             sources,
             handle,
@@ -49,7 +49,7 @@ impl RegistryFetch {
     }
 
     /// A fetcher that starts resolving `image` and listing its signatures right away.
-    pub(crate) fn prefetching(
+    pub fn prefetching(
         sources: Arc<Sources>,
         handle: Handle,
         trust: Arc<TrustRoots>,
@@ -136,4 +136,13 @@ fn fetch_error(err: RegistryError) -> FetchError {
         RegistryError::Unavailable(..) => FetchError::Unavailable(message),
         RegistryError::Unsupported(..) => FetchError::Unsupported(message),
     }
+}
+
+/// Seconds since the Unix epoch: the time verifications are judged at (the verifier itself
+/// never reads a clock).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }

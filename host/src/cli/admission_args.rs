@@ -1,0 +1,134 @@
+//! What `sigward serve` and `sigward evaluate` share: the policies to load, how to treat
+//! unmatched images and tags, and the trust root.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use sigward_policy::admission::{NoMatch, Settings, TagHandling};
+use sigward_policy::policy::ClusterImagePolicy;
+
+use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
+
+/// Policy and decision flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AdmissionArgs {
+    /// A ClusterImagePolicy file (YAML or JSON, several documents allowed), or a directory of
+    /// them (`*.yaml`, `*.yml`, `*.json`); repeatable.
+    #[arg(long = "policy", required = true, value_name = "FILE|DIR")]
+    policies: Vec<PathBuf>,
+
+    /// What to do with an image no policy matches.
+    #[arg(long, value_enum, default_value_t = NoMatchArg::Deny)]
+    no_match: NoMatchArg,
+
+    /// Deny image references not pinned by digest (validation behind the mutating webhook,
+    /// which pins them), instead of verifying what the tag resolves to with a warning.
+    #[arg(long)]
+    require_digest: bool,
+
+    /// Use this `trusted_root.json` instead of the embedded production one.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+
+    /// Use the embedded Sigstore staging trust root.
+    #[arg(long, conflicts_with = "trusted_root")]
+    staging: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum NoMatchArg {
+    Deny,
+    Allow,
+    Warn,
+}
+
+/// Policies read and checked, with the settings and trust roots to decide with.
+pub(crate) struct Loaded {
+    /// The policy texts as read (for the component, which parses them itself).
+    pub(crate) texts: Vec<String>,
+    /// The same policies, parsed.
+    pub(crate) policies: Vec<ClusterImagePolicy>,
+    /// How to decide (`at` is 0: callers set the time of each decision).
+    pub(crate) settings: Settings,
+    /// The trust roots, with the chosen one under `settings.trusted_root`.
+    pub(crate) trust: TrustRoots,
+}
+
+impl AdmissionArgs {
+    /// Reads every policy; the first invalid one is an error naming its file and field.
+    pub(crate) fn load(&self) -> anyhow::Result<Loaded> {
+        let mut texts = Vec::new();
+        let mut policies = Vec::new();
+        for path in self.files()? {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading policy {}", path.display()))?;
+            let parsed = ClusterImagePolicy::parse_all(&text)
+                .with_context(|| format!("policy {}", path.display()))?;
+            if parsed.is_empty() {
+                anyhow::bail!("policy {}: no ClusterImagePolicy document", path.display());
+            }
+            policies.extend(parsed);
+            texts.push(text);
+        }
+        let mut trust = TrustRoots::new()?;
+        let trusted_root = match &self.trusted_root {
+            Some(path) => {
+                trust.add_file("file", path)?;
+                "file"
+            }
+            None if self.staging => STAGING_NAME,
+            None => PRODUCTION_NAME,
+        };
+        let settings = Settings {
+            no_match: match self.no_match {
+                NoMatchArg::Deny => NoMatch::Deny,
+                NoMatchArg::Allow => NoMatch::Allow,
+                NoMatchArg::Warn => NoMatch::Warn,
+            },
+            tags: if self.require_digest {
+                TagHandling::RequireDigest
+            } else {
+                TagHandling::VerifyResolved
+            },
+            trusted_root: trusted_root.to_owned(),
+            at: 0,
+        };
+        Ok(Loaded {
+            texts,
+            policies,
+            settings,
+            trust,
+        })
+    }
+
+    /// The policy files: each `--policy` file, and the policy files of each directory (sorted).
+    fn files(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for path in &self.policies {
+            if !path.is_dir() {
+                files.push(path.clone());
+                continue;
+            }
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading policy directory {}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|file| file.is_file() && is_policy_file(file))
+                .collect();
+            if found.is_empty() {
+                anyhow::bail!(
+                    "no policy files (*.yaml, *.yml, *.json) in {}",
+                    path.display()
+                );
+            }
+            found.sort();
+            files.extend(found);
+        }
+        Ok(files)
+    }
+}
+
+fn is_policy_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+}

@@ -1,0 +1,125 @@
+//! `sigward serve`: the Kubernetes admission webhook (`/validate`, `/mutate`) and Gatekeeper
+//! external-data provider (`/gatekeeper`) over HTTPS, with `/healthz`, `/readyz` and
+//! `/metrics`. Logs are JSON lines on stderr (`RUST_LOG` filters them, default `info`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::admission_args::AdmissionArgs;
+use super::{EXIT_OK, RegistryArgs};
+use crate::registry::Sources;
+use crate::runtime::{ComponentSource, Limits, Runtime};
+use crate::server::{
+    self, Admission, AdmissionService, CacheConfig, Metrics, ServerConfig, VerdictCache,
+};
+
+/// Serve the admission webhook and Gatekeeper provider over HTTPS.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeCommand {
+    #[command(flatten)]
+    admission: AdmissionArgs,
+
+    /// The PEM certificate chain to serve (reloaded when the file changes).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: PathBuf,
+
+    /// The PEM private key of the certificate (reloaded when the file changes).
+    #[arg(long, value_name = "FILE")]
+    tls_key: PathBuf,
+
+    /// The address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8443", value_name = "ADDR")]
+    listen: SocketAddr,
+
+    /// The budget of one admission request, registry calls included; keep it below the
+    /// webhook's timeoutSeconds so that an answer is always sent.
+    #[arg(long, default_value_t = 8, value_name = "SECONDS")]
+    request_timeout: u64,
+
+    /// How long a verified result is reused.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    cache_ttl: u64,
+
+    /// How long a failed verification is reused.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    cache_failure_ttl: u64,
+
+    /// How many verification results are kept.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    cache_size: usize,
+
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
+    max_body_bytes: usize,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+impl ServeCommand {
+    pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
+        init_json_logs();
+        let loaded = self.admission.load()?;
+        tracing::info!(policies = loaded.policies.len(), "policies loaded");
+        let deadline = Duration::from_secs(self.request_timeout.max(1));
+        let mut options = self.registry.options();
+        // Each registry call must end well inside the request's budget.
+        options.limits.timeout = options.limits.timeout.min(deadline / 2);
+        let sources = Arc::new(Sources::new(options)?);
+        let limits = Limits {
+            deadline,
+            ..Limits::default()
+        };
+        let runtime = Arc::new(Runtime::new(component, limits)?);
+        let metrics = Arc::new(Metrics::new());
+        let cache = VerdictCache::new(CacheConfig {
+            ttl: Duration::from_secs(self.cache_ttl),
+            failure_ttl: Duration::from_secs(self.cache_failure_ttl),
+            capacity: self.cache_size,
+        });
+        let service = Arc::new(AdmissionService::new(
+            Admission {
+                policies: loaded.policies,
+                settings: loaded.settings,
+                deadline,
+            },
+            runtime,
+            sources,
+            Arc::new(loaded.trust),
+            cache,
+            Arc::clone(&metrics),
+        ));
+        let config = ServerConfig {
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: deadline,
+            ..ServerConfig::new(self.listen, self.tls_cert, self.tls_key)
+        };
+        let io = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the I/O runtime")?;
+        io.block_on(async move {
+            let bound = server::bind(config).await?;
+            bound.run(service, metrics, server::shutdown_signal()).await;
+            anyhow::Ok(())
+        })?;
+        Ok(ExitCode::from(EXIT_OK))
+    }
+}
+
+/// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).
+fn init_json_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Another subscriber (a test harness) may already be set; keep it.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,327 @@
+//! The admission [`Service`]: answers `/validate`, `/mutate` and `/gatekeeper` by running the
+//! core's phases (`sigward_policy::admission`) with this host's I/O: tags resolved
+//! concurrently, each distinct verification run once in the component (or taken from the
+//! [`VerdictCache`]), everything under one deadline per request. What misses the deadline is a
+//! failure like any other, so an answer is always sent and it fails closed unless the policy
+//! only warns.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{Value, json};
+use sigward_policy::admission::{
+    AdmissionError, Decision as AdmissionDecision, Failure, Outcome, Plan, Resolution, Review,
+    Settings, TagHandling, provider_error, provider_keys, review_error,
+};
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
+use sigward_policy::image::VerifyRequest;
+use sigward_policy::policy::ClusterImagePolicy;
+use tokio::runtime::Handle;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::cache::VerdictCache;
+use super::{Decision, Endpoint, Metrics, Reply, Service};
+use crate::fetcher::RegistryFetch;
+use crate::registry::Sources;
+use crate::runtime::Runtime;
+use crate::trust::TrustRoots;
+
+/// What the admission service decides with.
+pub struct Admission {
+    /// The loaded policies.
+    pub policies: Vec<ClusterImagePolicy>,
+    /// No-match and tag handling, trust root (`at` is set per request).
+    pub settings: Settings,
+    /// The budget of one request, I/O included; keep it below the webhook's `timeoutSeconds`.
+    pub deadline: Duration,
+}
+
+/// Answers admission requests; cheap to clone.
+#[derive(Clone)]
+pub struct AdmissionService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    admission: Admission,
+    runtime: Arc<Runtime>,
+    sources: Arc<Sources>,
+    trust: Arc<TrustRoots>,
+    cache: VerdictCache,
+    metrics: Arc<Metrics>,
+}
+
+impl AdmissionService {
+    /// A service over loaded policies, a component runtime, registries and trust roots.
+    pub fn new(
+        admission: Admission,
+        runtime: Arc<Runtime>,
+        sources: Arc<Sources>,
+        trust: Arc<TrustRoots>,
+        cache: VerdictCache,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                admission,
+                runtime,
+                sources,
+                trust,
+                cache,
+                metrics,
+            }),
+        }
+    }
+}
+
+impl Service for AdmissionService {
+    fn handle(&self, endpoint: Endpoint, body: Bytes) -> impl Future<Output = Reply> + Send {
+        let inner = Arc::clone(&self.inner);
+        async move {
+            let deadline = Instant::now() + inner.admission.deadline;
+            match endpoint {
+                Endpoint::Validate => inner.review(&body, false, deadline).await,
+                Endpoint::Mutate => inner.review(&body, true, deadline).await,
+                Endpoint::Gatekeeper => inner.gatekeeper(&body, deadline).await,
+            }
+        }
+    }
+
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+impl Inner {
+    async fn review(self: &Arc<Self>, body: &[u8], mutate: bool, deadline: Instant) -> Reply {
+        let review = match Review::parse(body) {
+            Ok(review) => review,
+            Err(AdmissionError::Object { uid, message }) => {
+                tracing::info!(uid, message, "denied: the object cannot be checked");
+                return reply(
+                    StatusCode::OK,
+                    &review_error(&uid, &message),
+                    Decision::Deny,
+                );
+            }
+            Err(error) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({ "error": error.to_string() }),
+                    Decision::Error,
+                );
+            }
+        };
+        let mut settings = self.settings();
+        if mutate {
+            // The mutating webhook pins tags; validation behind it may require digests.
+            settings.tags = TagHandling::VerifyResolved;
+        }
+        let decision = self.decide(review, settings, deadline).await;
+        if !decision.allowed {
+            tracing::info!(uid = decision.uid, message = decision.message, "denied");
+        }
+        reply(
+            StatusCode::OK,
+            &decision.review_response(mutate),
+            outcome(&decision),
+        )
+    }
+
+    async fn gatekeeper(self: &Arc<Self>, body: &[u8], deadline: Instant) -> Reply {
+        let keys = match provider_keys(body) {
+            Ok(keys) => keys,
+            Err(error) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    &provider_error(&error.to_string()),
+                    Decision::Error,
+                );
+            }
+        };
+        let mut settings = self.settings();
+        settings.tags = TagHandling::VerifyResolved;
+        let decision = self
+            .decide(Review::of_images("gatekeeper", &keys), settings, deadline)
+            .await;
+        reply(
+            StatusCode::OK,
+            &decision.provider_response(),
+            outcome(&decision),
+        )
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            at: crate::fetcher::unix_now(),
+            ..self.admission.settings.clone()
+        }
+    }
+
+    async fn decide(
+        self: &Arc<Self>,
+        review: Review,
+        settings: Settings,
+        deadline: Instant,
+    ) -> AdmissionDecision {
+        let plan = Plan::new(review, &self.admission.policies, settings);
+        let resolutions = self.resolve_all(plan.tags_to_resolve(), deadline).await;
+        let outcomes = self
+            .verify_all(plan.verifications(&resolutions), deadline)
+            .await;
+        plan.decide(&resolutions, &outcomes)
+    }
+
+    /// Resolves every tag concurrently, each within the request's deadline.
+    async fn resolve_all(
+        self: &Arc<Self>,
+        tags: Vec<String>,
+        deadline: Instant,
+    ) -> BTreeMap<String, Resolution> {
+        let mut tasks = JoinSet::new();
+        for tag in tags {
+            let inner = Arc::clone(self);
+            tasks.spawn(async move {
+                inner.metrics.registry_fetch("resolve");
+                let resolved = tokio::time::timeout_at(deadline, inner.sources.resolve(&tag)).await;
+                let resolution = match resolved {
+                    Ok(Ok(resolved)) => Ok(resolved.digest),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err("deadline: the registry did not answer in time".to_owned()),
+                };
+                (tag, resolution)
+            });
+        }
+        let mut resolutions = BTreeMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((tag, resolution)) = joined {
+                resolutions.insert(tag, resolution);
+            }
+        }
+        resolutions
+    }
+
+    /// Runs each verification once: from the cache, or in the component (concurrently).
+    async fn verify_all(
+        self: &Arc<Self>,
+        requests: Vec<VerifyRequest>,
+        deadline: Instant,
+    ) -> Vec<(VerifyRequest, Outcome)> {
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let mut tasks = JoinSet::new();
+        for request in requests {
+            let key = VerdictCache::key(&request);
+            if let Some(outcome) = self.cache.get(&key) {
+                self.metrics.cache("hit");
+                outcomes.push((request, outcome));
+                continue;
+            }
+            let inner = Arc::clone(self);
+            tasks.spawn(async move {
+                let verify = Arc::clone(&inner).verify(request.clone(), deadline);
+                let (outcome, shared) = inner.cache.get_or_verify(key, verify).await;
+                inner.metrics.cache(if shared { "hit" } else { "miss" });
+                (request, outcome)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(pair) => outcomes.push(pair),
+                Err(error) => tracing::warn!("a verification task failed: {error}"),
+            }
+        }
+        outcomes
+    }
+
+    /// One verification in a fresh component instance, on a blocking thread.
+    async fn verify(self: Arc<Self>, request: VerifyRequest, deadline: Instant) -> Outcome {
+        let started = std::time::Instant::now();
+        let runtime = Arc::clone(&self.runtime);
+        let source = Counting {
+            inner: RegistryFetch::new(
+                Arc::clone(&self.sources),
+                Handle::current(),
+                Arc::clone(&self.trust),
+            ),
+            metrics: Arc::clone(&self.metrics),
+        };
+        let task =
+            tokio::task::spawn_blocking(move || runtime.verify_image(&request, Box::new(source)));
+        let outcome = match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(Ok(Ok(report)))) => Ok(report.verification()),
+            Ok(Ok(Ok(Err(denial)))) => Err(Failure {
+                reason: denial.reason,
+                message: denial.message,
+            }),
+            Ok(Ok(Err(error))) => Err(Failure {
+                reason: "verifier-failed".to_owned(),
+                message: error.to_string(),
+            }),
+            Ok(Err(error)) => Err(Failure {
+                reason: "verifier-failed".to_owned(),
+                message: error.to_string(),
+            }),
+            Err(_) => Err(Failure {
+                reason: "deadline".to_owned(),
+                message: "verification did not finish within the request's deadline".to_owned(),
+            }),
+        };
+        let label = match &outcome {
+            Ok(verification) if verification.verified => "verified",
+            Ok(_) => "not-verified",
+            Err(_) => "error",
+        };
+        self.metrics
+            .verification(label, started.elapsed().as_secs_f64());
+        outcome
+    }
+}
+
+/// Counts the registry fetches the verifier makes.
+struct Counting {
+    inner: RegistryFetch,
+    metrics: Arc<Metrics>,
+}
+
+impl Fetch for Counting {
+    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+        self.metrics.registry_fetch("resolve");
+        self.inner.resolve(image)
+    }
+
+    fn attached(
+        &mut self,
+        image: &str,
+        digest: &str,
+        kinds: Kinds,
+    ) -> Result<Material, FetchError> {
+        self.metrics.registry_fetch("attached");
+        self.inner.attached(image, digest, kinds)
+    }
+
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+        self.inner.trusted_root(name)
+    }
+}
+
+fn outcome(decision: &AdmissionDecision) -> Decision {
+    if !decision.allowed {
+        Decision::Deny
+    } else if decision.warnings.is_empty() {
+        Decision::Allow
+    } else {
+        Decision::Warn
+    }
+}
+
+fn reply(status: StatusCode, body: &Value, decision: Decision) -> Reply {
+    Reply {
+        status,
+        body: serde_json::to_vec(body).unwrap_or_default(),
+        decision,
+    }
+}

@@ -1,0 +1,154 @@
+//! The verdict cache: outcomes of verifications keyed by everything that decides them (the
+//! image pinned by digest, the authority with its key or identities, the check, the
+//! transparency-log policy and the trust root's name; the trust roots themselves are fixed
+//! for the life of the process), with a TTL — long for verified outcomes, short for failures
+//! — and a size bound. Concurrent misses for one key share one verification.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use sigward_policy::admission::Outcome;
+use sigward_policy::image::VerifyRequest;
+use tokio::sync::OnceCell;
+
+/// How long outcomes are kept and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// How long a verified outcome is reused.
+    pub ttl: Duration,
+    /// How long a failure (not verified, or not decided) is reused.
+    pub failure_ttl: Duration,
+    /// At most this many outcomes are kept.
+    pub capacity: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(300),
+            failure_ttl: Duration::from_secs(10),
+            capacity: 10_000,
+        }
+    }
+}
+
+/// Failure reasons that say more about this request's budget than about the image; they are
+/// never cached.
+const UNCACHED_REASONS: [&str; 2] = ["deadline", "verifier-failed"];
+
+struct Entry {
+    outcome: Outcome,
+    expires: Instant,
+}
+
+/// Verification outcomes shared across requests.
+pub struct VerdictCache {
+    config: CacheConfig,
+    entries: Mutex<HashMap<VerifyRequest, Entry>>,
+    pending: Mutex<HashMap<VerifyRequest, Arc<OnceCell<Outcome>>>>,
+}
+
+impl VerdictCache {
+    /// An empty cache.
+    pub fn new(config: CacheConfig) -> Self {
+        Self {
+            config,
+            entries: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cache key of `request`: the request without its verification time.
+    pub fn key(request: &VerifyRequest) -> VerifyRequest {
+        VerifyRequest {
+            at: 0,
+            ..request.clone()
+        }
+    }
+
+    /// A live outcome for `key`.
+    pub fn get(&self, key: &VerifyRequest) -> Option<Outcome> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|entry| entry.expires > Instant::now())
+            .map(|entry| entry.outcome.clone())
+    }
+
+    /// The outcome for `key`: a live cached one, else the one `verify` produces (shared with
+    /// any concurrent caller asking for the same key), which is then cached. The boolean is
+    /// true when `verify` did not run for this caller.
+    pub async fn get_or_verify<F>(&self, key: VerifyRequest, verify: F) -> (Outcome, bool)
+    where
+        F: Future<Output = Outcome>,
+    {
+        if let Some(outcome) = self.get(&key) {
+            return (outcome, true);
+        }
+        let cell = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(pending.entry(key.clone()).or_default())
+        };
+        let mut ran = false;
+        let outcome = cell
+            .get_or_init(|| {
+                ran = true;
+                verify
+            })
+            .await
+            .clone();
+        if ran {
+            self.insert(key.clone(), outcome.clone());
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        }
+        (outcome, !ran)
+    }
+
+    fn insert(&self, key: VerifyRequest, outcome: Outcome) {
+        let ttl = match &outcome {
+            Ok(verification) if verification.verified => self.config.ttl,
+            Err(failure) if UNCACHED_REASONS.contains(&failure.reason.as_str()) => return,
+            _ => self.config.failure_ttl,
+        };
+        if ttl.is_zero() || self.config.capacity == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.config.capacity && !entries.contains_key(&key) {
+            entries.retain(|_, entry| entry.expires > now);
+        }
+        if entries.len() >= self.config.capacity
+            && let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, entry)| entry.expires)
+                .map(|(key, _)| key.clone())
+        {
+            entries.remove(&oldest);
+        }
+        entries.insert(
+            key,
+            Entry {
+                outcome,
+                expires: now + ttl,
+            },
+        );
+    }
+
+    /// How many outcomes are held (live or expired).
+    pub fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

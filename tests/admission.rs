@@ -1,0 +1,485 @@
+//! Admission end to end (issue 4): `sigward serve` over real HTTPS, AdmissionReviews built
+//! from objects Debian's `kubectl` generates offline, images in a real `docker-registry`
+//! signed by cosign 2.5, and `sigward evaluate` deciding the same objects locally.
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::support::webhook::{Webhook, admission_review, apply_patch, kubectl, pod_from};
+use crate::support::{Image, KeyPair, Lab, Outcome};
+
+/// A lab with one cosign-signed and one unsigned image under `signed/` and `warned/`, and a
+/// policy directory: `signed-by-team` (enforce, `HOST/signed/**`) and `warn-only` (warn,
+/// `HOST/warned/**`), both trusting the cosign key.
+struct World {
+    lab: Lab,
+    signed: Image,
+    unsigned: Image,
+    warned: Image,
+    policies: PathBuf,
+}
+
+fn world() -> World {
+    let lab = Lab::new();
+    let key = lab.cosign_key_pair("team");
+    let signed = lab.push_image("signed/app", "v1");
+    lab.cosign_sign(&signed, &key, &[]);
+    let unsigned = lab.push_image("signed/unsigned", "v1");
+    let warned = lab.push_image("warned/app", "v1");
+    let policies = lab.path("policies");
+    fs::create_dir_all(&policies).expect("policy dir");
+    let host = lab.registry.host();
+    fs::write(
+        policies.join("signed.yaml"),
+        key_policy(
+            "signed-by-team",
+            &format!("{host}/signed/**"),
+            &key,
+            "enforce",
+        ),
+    )
+    .expect("policy");
+    fs::write(
+        policies.join("warn.yaml"),
+        key_policy("warn-only", &format!("{host}/warned/**"), &key, "warn"),
+    )
+    .expect("policy");
+    World {
+        lab,
+        signed,
+        unsigned,
+        warned,
+        policies,
+    }
+}
+
+fn key_policy(name: &str, glob: &str, key: &KeyPair, mode: &str) -> String {
+    let pem = fs::read_to_string(&key.public).expect("public key");
+    let pem = pem.trim_end().replace('\n', "\n          ");
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: {name}
+spec:
+  mode: {mode}
+  images:
+  - glob: \"{glob}\"
+  authorities:
+  - name: team-key
+    key:
+      data: |
+          {pem}
+"
+    )
+}
+
+fn deployment(lab: &Lab, name: &str, images: &[String]) -> Value {
+    let mut args = vec![
+        "create".to_owned(),
+        "deployment".to_owned(),
+        name.to_owned(),
+    ];
+    args.extend(images.iter().map(|image| format!("--image={image}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    kubectl(lab, &args)
+}
+
+fn images_of(object: &Value, pointer: &str) -> Vec<String> {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .expect("containers")
+        .iter()
+        .map(|c| c["image"].as_str().expect("image").to_owned())
+        .collect()
+}
+
+#[test]
+fn validates_and_mutates_kubectl_objects_against_the_real_registry() {
+    let w = world();
+    let webhook = Webhook::start(&w.lab, &w.policies, &[]);
+
+    // A signed image by tag: allowed, with a warning that the tag is not pinned.
+    let object = deployment(&w.lab, "web", &[w.signed.by_tag()]);
+    let review = admission_review(&object, "uid-allow", None);
+    let response = webhook.review("/validate", &review);
+    assert_eq!(response["allowed"], true, "{response}");
+    let warnings = response["warnings"].to_string();
+    assert!(
+        warnings.contains("not pinned") && warnings.contains(&w.signed.digest),
+        "{warnings}"
+    );
+    assert!(response.get("patch").is_none(), "validation never patches");
+
+    // Mutation pins the tag to the verified digest; the patched object then passes
+    // validation with no warning at all.
+    let response = webhook.review("/mutate", &review);
+    assert_eq!(response["allowed"], true, "{response}");
+    let mut patched = object;
+    apply_patch(&mut patched, &response);
+    assert_eq!(
+        images_of(&patched, "/spec/template/spec/containers"),
+        [w.signed.by_digest()]
+    );
+    let response = webhook.review("/validate", &admission_review(&patched, "uid-pinned", None));
+    assert_eq!(response["allowed"], true, "{response}");
+    assert!(response.get("warnings").is_none(), "{response}");
+
+    // An unsigned image: denied, and the message names container, image, policy, authority
+    // and the failed check.
+    let object = deployment(&w.lab, "mixed", &[w.signed.by_tag(), w.unsigned.by_tag()]);
+    let response = webhook.review("/validate", &admission_review(&object, "uid-deny", None));
+    assert_eq!(response["allowed"], false, "{response}");
+    assert_eq!(response["status"]["code"], 403);
+    let message = response["status"]["message"].as_str().expect("message");
+    for part in [
+        "container \"unsigned\"",
+        &w.unsigned.by_tag(),
+        "policy \"signed-by-team\"",
+        "authority \"team-key\"",
+        "signature: no-signatures",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+    assert!(!message.contains("container \"app\""), "{message}");
+    let response = webhook.review("/mutate", &admission_review(&object, "uid-deny-m", None));
+    assert_eq!(response["allowed"], false);
+    assert!(response.get("patch").is_none());
+
+    // A warn-mode policy: allowed, with the failure as a warning.
+    let object = deployment(&w.lab, "warned", &[w.warned.by_tag()]);
+    let response = webhook.review("/validate", &admission_review(&object, "uid-warn", None));
+    assert_eq!(response["allowed"], true, "{response}");
+    let warnings = response["warnings"].to_string();
+    assert!(
+        warnings.contains("warn-only") && warnings.contains("no-signatures"),
+        "{warnings}"
+    );
+
+    // An image no policy matches is denied by default.
+    let stray = w.lab.push_image("stray/app", "v1");
+    let object = deployment(&w.lab, "stray", &[stray.by_tag()]);
+    let response = webhook.review("/validate", &admission_review(&object, "uid-stray", None));
+    assert_eq!(response["allowed"], false);
+    assert!(
+        response["status"]["message"]
+            .to_string()
+            .contains("no ClusterImagePolicy matches")
+    );
+
+    // Other workload kinds kubectl makes: CronJob and Job.
+    for (kind, args) in [
+        (
+            "cronjob",
+            vec!["create", "cronjob", "nightly", "--schedule=0 3 * * *"],
+        ),
+        ("job", vec!["create", "job", "once"]),
+    ] {
+        let image = format!("--image={}", w.unsigned.by_tag());
+        let mut args = args.clone();
+        args.push(&image);
+        let object = kubectl(&w.lab, &args);
+        let response = webhook.review("/validate", &admission_review(&object, kind, None));
+        assert_eq!(response["allowed"], false, "{kind}: {response}");
+    }
+
+    // Logs are JSON lines: one per request with its decision, never a request body.
+    let logs = webhook.logs.lock().expect("logs").clone();
+    assert!(
+        logs.lines()
+            .all(|line| serde_json::from_str::<Value>(line).is_ok()),
+        "{logs}"
+    );
+    assert!(logs.contains("\"decision\":\"deny\""), "{logs}");
+    assert!(
+        !logs.contains("resources"),
+        "no object content in logs: {logs}"
+    );
+
+    // Graceful shutdown: SIGTERM ends the process cleanly.
+    assert!(webhook.stop().success());
+}
+
+#[test]
+fn init_and_ephemeral_containers_are_checked() {
+    let w = world();
+    let webhook = Webhook::start(&w.lab, &w.policies, &[]);
+    let base = deployment(&w.lab, "base", &[w.signed.by_digest()]);
+    let mut pod = pod_from(&base, "with-init");
+    pod["spec"]["initContainers"] = json!([{ "name": "setup", "image": w.unsigned.by_tag() }]);
+    let response = webhook.review("/validate", &admission_review(&pod, "uid-init", None));
+    assert_eq!(response["allowed"], false);
+    assert!(
+        response["status"]["message"]
+            .to_string()
+            .contains("container \\\"setup\\\""),
+        "{response}"
+    );
+
+    // `kubectl debug` adds an ephemeral container through the pods/ephemeralcontainers
+    // subresource: an UPDATE of the Pod.
+    let mut pod = pod_from(&base, "debugged");
+    pod["spec"]["ephemeralContainers"] =
+        json!([{ "name": "debugger", "image": w.unsigned.by_tag() }]);
+    let response = webhook.review(
+        "/validate",
+        &admission_review(&pod, "uid-ephemeral", Some("ephemeralcontainers")),
+    );
+    assert_eq!(response["allowed"], false);
+    assert!(
+        response["status"]["message"]
+            .to_string()
+            .contains("debugger"),
+        "{response}"
+    );
+    pod["spec"]["ephemeralContainers"][0]["image"] = json!(w.signed.by_tag());
+    let response = webhook.review(
+        "/mutate",
+        &admission_review(&pod, "uid-ephemeral-ok", Some("ephemeralcontainers")),
+    );
+    assert_eq!(response["allowed"], true, "{response}");
+    apply_patch(&mut pod, &response);
+    assert_eq!(
+        images_of(&pod, "/spec/ephemeralContainers"),
+        [w.signed.by_digest()]
+    );
+}
+
+#[test]
+fn require_digest_denies_tags_that_mutation_would_pin() {
+    let w = world();
+    let webhook = Webhook::start(&w.lab, &w.policies, &["--require-digest"]);
+    let object = deployment(&w.lab, "web", &[w.signed.by_tag()]);
+    let response = webhook.review("/validate", &admission_review(&object, "uid-tag", None));
+    assert_eq!(response["allowed"], false);
+    assert!(
+        response["status"]["message"]
+            .to_string()
+            .contains("not pinned by digest")
+    );
+    // The mutating webhook still resolves, verifies and pins; what it produces validates.
+    let response = webhook.review("/mutate", &admission_review(&object, "uid-mut", None));
+    let mut patched = object;
+    apply_patch(&mut patched, &response);
+    let response = webhook.review("/validate", &admission_review(&patched, "uid-dig", None));
+    assert_eq!(response["allowed"], true, "{response}");
+}
+
+#[test]
+fn eight_containers_sharing_an_image_fetch_and_verify_once() {
+    let w = world();
+    let webhook = Webhook::start(&w.lab, &w.policies, &[]);
+    let images: Vec<String> = (0..8).map(|_| w.signed.by_digest()).collect();
+    let base = deployment(&w.lab, "eight", &images[..1]);
+    let mut pod = pod_from(&base, "eight");
+    pod["spec"]["containers"] = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| json!({ "name": format!("c{i}"), "image": image }))
+        .collect();
+    let attached = || webhook.metric("sigward_registry_fetches_total", &["kind=\"attached\""]);
+    let verifications = || webhook.metric("sigward_verifications_total", &[]);
+    let (fetches_before, verified_before) = (attached(), verifications());
+    let response = webhook.review("/validate", &admission_review(&pod, "uid-8", None));
+    assert_eq!(response["allowed"], true, "{response}");
+    assert_eq!(attached() - fetches_before, 1.0, "one signature fetch");
+    assert_eq!(verifications() - verified_before, 1.0, "one verification");
+    assert_eq!(
+        webhook.metric("sigward_verifications_total", &["outcome=\"verified\""]),
+        1.0
+    );
+
+    // Again: answered from the verdict cache, nothing fetched or verified.
+    let hits = webhook.metric("sigward_cache_lookups_total", &["result=\"hit\""]);
+    let response = webhook.review("/validate", &admission_review(&pod, "uid-8b", None));
+    assert_eq!(response["allowed"], true);
+    assert_eq!(attached() - fetches_before, 1.0);
+    assert_eq!(verifications() - verified_before, 1.0);
+    assert!(webhook.metric("sigward_cache_lookups_total", &["result=\"hit\""]) > hits);
+    assert!(webhook.metric("sigward_decisions_total", &["decision=\"allow\""]) >= 2.0);
+    assert!(webhook.metric("sigward_verification_duration_seconds_count", &[]) >= 1.0);
+}
+
+#[test]
+fn gatekeeper_provider_round_trip() {
+    let w = world();
+    let webhook = Webhook::start(&w.lab, &w.policies, &[]);
+    let request = json!({
+        "apiVersion": "externaldata.gatekeeper.sh/v1beta1",
+        "kind": "ProviderRequest",
+        "request": { "keys": [w.signed.by_tag(), w.unsigned.by_tag()] },
+    });
+    let (status, body) = webhook.post("/gatekeeper", request.to_string().as_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["apiVersion"], "externaldata.gatekeeper.sh/v1beta1");
+    assert_eq!(body["kind"], "ProviderResponse");
+    let items = body["response"]["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["key"], w.signed.by_tag().as_str());
+    assert_eq!(items[0]["value"], w.signed.digest.as_str());
+    assert!(items[0].get("error").is_none(), "{body}");
+    assert_eq!(items[1]["key"], w.unsigned.by_tag().as_str());
+    assert!(
+        items[1]["error"].to_string().contains("no-signatures"),
+        "{body}"
+    );
+    assert!(body["response"].get("systemError").is_none());
+
+    let (status, body) = webhook.post("/gatekeeper", b"{\"kind\":\"ProviderRequest\"}");
+    assert_eq!(status, 400);
+    assert!(
+        body["response"]["systemError"].to_string().contains("keys"),
+        "{body}"
+    );
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
+    let w = world();
+    let webhook = Webhook::start(&w.lab, &w.policies, &[]);
+
+    let (status, body) = webhook.post("/validate", b"this is not JSON");
+    assert_eq!(status, 400);
+    assert!(body["error"].to_string().contains("not JSON"), "{body}");
+
+    let (status, body) = webhook.post(
+        "/validate",
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+    );
+    assert_eq!(status, 400);
+    assert!(body["error"].to_string().contains("no request"), "{body}");
+
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}});
+    let response = webhook.review("/validate", &admission_review(&secret, "uid-secret", None));
+    assert_eq!(response["allowed"], false, "fail closed");
+    assert_eq!(response["status"]["code"], 400);
+    assert!(
+        response["status"]["message"].to_string().contains("Secret"),
+        "{response}"
+    );
+
+    // A 10 MiB object: refused before it is read.
+    let mut big = deployment(&w.lab, "big", &[w.signed.by_digest()]);
+    big["metadata"]["annotations"] = json!({ "filler": "x".repeat(10 << 20) });
+    let (status, body) = webhook.post(
+        "/validate",
+        admission_review(&big, "uid-big", None)
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"].to_string().contains("larger than"), "{body}");
+
+    // Still serving.
+    let object = deployment(&w.lab, "after", &[w.signed.by_digest()]);
+    let response = webhook.review("/validate", &admission_review(&object, "uid-after", None));
+    assert_eq!(response["allowed"], true, "{response}");
+    assert_eq!(webhook.get("/healthz").0, 200);
+    assert_eq!(webhook.get("/nowhere").0, 404);
+}
+
+#[test]
+fn invalid_policies_are_refused_at_start_with_file_and_field() {
+    let lab = Lab::new();
+    let dir = lab.path("bad-policies");
+    fs::create_dir_all(&dir).expect("dir");
+    fs::write(
+        dir.join("bad-glob.yaml"),
+        "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: bad}
+spec:
+  images: [{glob: \"registry.example.com/[abc]\"}]
+  authorities: [{static: {action: pass}}]
+",
+    )
+    .expect("policy");
+    let (cert, key) = (lab.path("tls.crt"), lab.path("tls.key"));
+    crate::support::webhook::self_signed(&cert, &key);
+    let outcome = Outcome::run(
+        lab.sigward()
+            .arg("serve")
+            .arg("--policy")
+            .arg(&dir)
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .args(["--listen", "127.0.0.1:0"]),
+    );
+    assert_eq!(outcome.code, Some(2), "{outcome:?}");
+    for part in ["bad-glob.yaml", "spec.images[0].glob", "[abc]"] {
+        assert!(
+            outcome.stderr.contains(part),
+            "{part:?} not in {}",
+            outcome.stderr
+        );
+    }
+}
+
+#[test]
+fn evaluate_decides_manifests_locally_like_the_server() {
+    let w = world();
+    let webhook = Webhook::start(&w.lab, &w.policies, &[]);
+    for (name, image, allowed) in [
+        ("good", w.signed.by_tag(), true),
+        ("bad", w.unsigned.by_tag(), false),
+    ] {
+        let object = deployment(&w.lab, name, &[image]);
+        let manifest = w.lab.file("manifest.json", object.to_string());
+        let outcome = Outcome::run(
+            w.lab
+                .sigward()
+                .arg("evaluate")
+                .arg("--policy")
+                .arg(&w.policies)
+                .arg("--manifest")
+                .arg(&manifest)
+                .arg("--mutate"),
+        );
+        assert_eq!(
+            outcome.code,
+            Some(if allowed { 0 } else { 1 }),
+            "{outcome:?}"
+        );
+        let local: Value = serde_json::from_str(&outcome.stdout).expect("JSON response");
+        let served = webhook.review(
+            "/mutate",
+            &admission_review(&object, "sigward-evaluate", None),
+        );
+        assert_eq!(local["response"]["allowed"], served["allowed"]);
+        assert_eq!(local["response"]["status"], served["status"]);
+        assert_eq!(local["response"]["patch"], served["patch"]);
+        assert!(
+            outcome
+                .stderr
+                .contains(if allowed { "ALLOWED" } else { "DENIED" })
+        );
+        assert!(
+            outcome.stderr.contains("policy \"signed-by-team\""),
+            "{}",
+            outcome.stderr
+        );
+    }
+    // An AdmissionReview file works the same way.
+    let object = deployment(&w.lab, "review", &[w.signed.by_digest()]);
+    let review = w.lab.file(
+        "review.json",
+        admission_review(&object, "uid-file", None).to_string(),
+    );
+    let outcome = Outcome::run(
+        w.lab
+            .sigward()
+            .arg("evaluate")
+            .arg("--policy")
+            .arg(&w.policies)
+            .arg("--request")
+            .arg(&review),
+    );
+    assert_eq!(outcome.code, Some(0), "{outcome:?}");
+    let local: Value = serde_json::from_str(&outcome.stdout).expect("JSON");
+    assert_eq!(local["response"]["uid"], "uid-file");
+}
