@@ -483,3 +483,94 @@ fn evaluate_decides_manifests_locally_like_the_server() {
     let local: Value = serde_json::from_str(&outcome.stdout).expect("JSON");
     assert_eq!(local["response"]["uid"], "uid-file");
 }
+
+#[test]
+fn attestation_conditions_are_evaluated_on_the_verified_statement() {
+    use crate::support::lab::Attestation;
+    let lab = Lab::new();
+    let key = lab.cosign_key_pair("builder");
+    let approved = lab.push_image("attested/approved", "v1");
+    let pending = lab.push_image("attested/pending", "v1");
+    lab.cosign_attest(
+        &approved,
+        &key,
+        &lab.file("approved.txt", "release-approved"),
+        Attestation::AttLayer,
+    );
+    lab.cosign_attest(
+        &pending,
+        &key,
+        &lab.file("pending.txt", "release-pending"),
+        Attestation::Bundle,
+    );
+    let pem = fs::read_to_string(&key.public).expect("key");
+    let pem = pem.trim_end().replace('\n', "\n          ");
+    let policy = |language: &str, condition: &str| {
+        let dir = lab.path(&format!("attested-{language}-{}", condition.len()));
+        fs::create_dir_all(&dir).expect("dir");
+        fs::write(
+            dir.join("policy.yaml"),
+            format!(
+                "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {{name: reviewed}}
+spec:
+  images: [{{glob: \"{host}/attested/**\"}}]
+  authorities:
+  - name: builder-key
+    key:
+      data: |
+          {pem}
+    attestations:
+    - name: review
+      predicateType: custom
+      policy:
+        type: {language}
+        data: |
+          {condition}
+",
+                host = lab.registry.host()
+            ),
+        )
+        .expect("policy");
+        dir
+    };
+    let evaluate = |policies: &PathBuf, image: &Image| {
+        let object = deployment(&lab, "attested", &[image.by_digest()]);
+        let manifest = lab.file("manifest.json", object.to_string());
+        Outcome::run(
+            lab.sigward()
+                .arg("evaluate")
+                .arg("--policy")
+                .arg(policies)
+                .arg("--manifest")
+                .arg(&manifest),
+        )
+    };
+    let cue = policy("cue", "predicate: Data: =~\"^release-approved$\"");
+    let outcome = evaluate(&cue, &approved);
+    assert_eq!(outcome.code, Some(0), "{outcome:?}");
+    let outcome = evaluate(&cue, &pending);
+    assert_eq!(outcome.code, Some(1), "{outcome:?}");
+    assert!(
+        outcome.stdout.contains("condition-unmet: predicate.Data"),
+        "{}",
+        outcome.stdout
+    );
+    // The same decision through the server (the host-side path to the statements).
+    let webhook = Webhook::start(&lab, &cue, &[]);
+    for (image, allowed) in [(&approved, true), (&pending, false)] {
+        let object = deployment(&lab, "attested", &[image.by_tag()]);
+        let response = webhook.review("/validate", &admission_review(&object, "uid-att", None));
+        assert_eq!(response["allowed"], allowed, "{response}");
+    }
+    // Rego is not evaluated: fail closed.
+    let rego = policy("rego", "package sigstore");
+    let outcome = evaluate(&rego, &approved);
+    assert_eq!(outcome.code, Some(1), "{outcome:?}");
+    assert!(
+        outcome.stdout.contains("condition-unsupported"),
+        "{}",
+        outcome.stdout
+    );
+}

@@ -69,7 +69,10 @@ impl Webhook {
         });
         let Ok(addr) = addr_rx.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
-            panic!("sigward serve did not start: {}", logs.lock().expect("logs"));
+            panic!(
+                "sigward serve did not start: {}",
+                logs.lock().expect("logs")
+            );
         };
         let webhook = Webhook {
             child,

@@ -150,7 +150,7 @@ impl Report {
     /// What an admission decision needs of this report (the core's
     /// [`Verification::of`](sigward_policy::admission::Verification::of) on the guest's side
     /// of the boundary): the reason, and the failing check of the signature that got furthest.
-    pub fn verification(&self) -> sigward_policy::admission::Verification {
+    pub fn verification(&self, keep_statements: bool) -> sigward_policy::admission::Verification {
         let reason = self.reason.clone().unwrap_or_default();
         let detail = self
             .signatures
@@ -184,6 +184,13 @@ impl Report {
                             extensions: s.extensions.clone(),
                         })
                 })
+                .collect(),
+            statements: self
+                .signatures
+                .iter()
+                .filter(|signature| keep_statements && signature.verified)
+                .filter_map(|signature| signature.payload.clone())
+                .filter(|payload| payload.len() <= sigward_policy::admission::MAX_STATEMENT_BYTES)
                 .collect(),
         }
     }

@@ -17,7 +17,7 @@ use sigward_policy::admission::{
     Settings, TagHandling, provider_error, provider_keys, review_error,
 };
 use sigward_policy::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
-use sigward_policy::image::VerifyRequest;
+use sigward_policy::image::{CheckKind, VerifyRequest};
 use sigward_policy::policy::ClusterImagePolicy;
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
@@ -249,10 +249,11 @@ impl Inner {
             ),
             metrics: Arc::clone(&self.metrics),
         };
+        let statements = request.check != CheckKind::Signature;
         let task =
             tokio::task::spawn_blocking(move || runtime.verify_image(&request, Box::new(source)));
         let outcome = match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(Ok(Ok(report)))) => Ok(report.verification()),
+            Ok(Ok(Ok(Ok(report)))) => Ok(report.verification(statements)),
             Ok(Ok(Ok(Err(denial)))) => Err(Failure {
                 reason: denial.reason,
                 message: denial.message,

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use crate::authority::{Identity, Matcher};
 use crate::cert::Signer;
 use crate::image::VerifyRequest;
-use crate::policy::{KeySource, Mode, PolicyAuthority};
+use crate::policy::cue::Condition;
+use crate::policy::{
+    KeySource, Mode, Policy as ConditionPolicy, PolicyAuthority, PolicyLanguage, PolicySource,
+};
 use crate::verdict::{Outcome as CheckOutcome, Report};
 
 use super::plan::{Plan, PolicyPlan, Resolution, pinned_digest};
@@ -38,11 +41,18 @@ pub struct Verification {
     pub detail: String,
     /// The certificate identity of each verified signature (`None` for a key signature).
     pub signers: Vec<Option<Signer>>,
+    /// The verified in-toto statements, for attestation conditions: kept only when asked for
+    /// (attestation checks), each at most [`MAX_STATEMENT_BYTES`] long.
+    pub statements: Vec<String>,
 }
 
+/// The largest statement a [`Verification`] keeps for conditions (a larger one cannot satisfy
+/// a condition, which then fails).
+pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
+
 impl Verification {
-    /// Summarises a core report.
-    pub fn of(report: &Report) -> Self {
+    /// Summarises a core report; with `keep_statements`, the verified payloads too.
+    pub fn of(report: &Report, keep_statements: bool) -> Self {
         let reason = report.reason();
         let detail = reason
             .and_then(|reason| {
@@ -70,6 +80,13 @@ impl Verification {
                 .iter()
                 .filter(|signature| signature.verified())
                 .map(|signature| signature.signer.clone())
+                .collect(),
+            statements: report
+                .signatures
+                .iter()
+                .filter(|signature| keep_statements && signature.verified())
+                .filter_map(|signature| signature.payload.clone())
+                .filter(|payload| payload.len() <= MAX_STATEMENT_BYTES)
                 .collect(),
         }
     }
@@ -342,7 +359,7 @@ impl Plan {
                         let outcome = outcomes.iter().find(|(r, _)| r == request).map(|(_, o)| o);
                         match judge(
                             outcome,
-                            check.policy.is_some(),
+                            check.policy.as_ref(),
                             policy.container_identity.as_ref(),
                         ) {
                             Ok(verified) => digest = Some(verified),
@@ -374,7 +391,7 @@ impl Plan {
 /// Whether one check's outcome passes; the verified digest, or why not.
 fn judge(
     outcome: Option<&Outcome>,
-    has_condition: bool,
+    condition: Option<&ConditionPolicy>,
     identity: Option<&Identity>,
 ) -> Result<String, String> {
     let verification = match outcome {
@@ -392,11 +409,8 @@ fn judge(
             format!("{}: {}", verification.reason, verification.detail)
         });
     }
-    if has_condition {
-        return Err(
-            "verified, but its policy condition (CUE/Rego) is not evaluated by sigward yet"
-                .to_owned(),
-        );
+    if let Some(condition) = condition {
+        satisfies(condition, &verification.statements)?;
     }
     if let Some(identity) = identity {
         let matched = verification.signers.iter().flatten().any(|signer| {
@@ -416,6 +430,46 @@ fn judge(
         }
     }
     Ok(verification.digest.clone())
+}
+
+/// Whether some verified statement satisfies an attestation's `policy` (the CUE subset of
+/// [`Condition`]); anything else fails.
+fn satisfies(policy: &ConditionPolicy, statements: &[String]) -> Result<(), String> {
+    let condition = match (&policy.language, &policy.source) {
+        (PolicyLanguage::Cue, PolicySource::Inline(text)) => {
+            Condition::parse(text).map_err(|e| format!("condition-unsupported: {e}"))?
+        }
+        (PolicyLanguage::Rego, _) => {
+            return Err(
+                "condition-unsupported: Rego conditions are not evaluated by sigward (write the \
+                 condition in its CUE subset)"
+                    .to_owned(),
+            );
+        }
+        _ => {
+            return Err(
+                "condition-unsupported: conditions from a ConfigMap or URL are not fetched by \
+                 sigward (give them inline as data)"
+                    .to_owned(),
+            );
+        }
+    };
+    let mut first = None;
+    for statement in statements {
+        let checked = serde_json::from_str::<serde_json::Value>(statement)
+            .map_err(|e| format!("the statement is not JSON: {e}"))
+            .and_then(|statement| condition.check(&statement));
+        match checked {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                first.get_or_insert(error);
+            }
+        }
+    }
+    Err(format!(
+        "condition-unmet: {}",
+        first.unwrap_or_else(|| "no verified statement to check".to_owned())
+    ))
 }
 
 /// Annotation identities are exact, or "anything" when one half is not given.

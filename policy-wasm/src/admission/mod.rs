@@ -21,8 +21,10 @@
 //! failing `warn` policy adds a warning instead of denying; an image no policy matches is
 //! denied, allowed or warned about as [`NoMatch`] says. A tag is verified at the digest it
 //! resolves to now and allowed with a warning, or denied under [`TagHandling::RequireDigest`].
-//! What this core cannot evaluate (CUE/Rego conditions, KMS and Secret keys the host did not
-//! resolve, custom CAs) fails, never passes.
+//! An attestation's `policy` condition is evaluated in the CUE subset of
+//! [`crate::policy::cue`]. What this core cannot evaluate (Rego, CUE beyond the subset,
+//! CIP-level `spec.policy`, KMS and Secret keys the host did not resolve, custom CAs) fails,
+//! never passes.
 //!
 //! This module never performs I/O.
 
@@ -33,13 +35,15 @@ mod review;
 
 use std::collections::BTreeMap;
 
-pub use decide::{Decision, Failure, ImageVerdict, Outcome, PatchOp, Verification};
+pub use decide::{
+    Decision, Failure, ImageVerdict, MAX_STATEMENT_BYTES, Outcome, PatchOp, Verification,
+};
 pub use plan::{Plan, Resolution, name, pinned_digest};
 pub use response::{provider_error, provider_keys, review_error};
 pub use review::{ContainerList, Resource, Review, Site};
 
 use crate::fetch::Fetch;
-use crate::image::{VerifyRequest, verify_image};
+use crate::image::{CheckKind, VerifyRequest, verify_image};
 use crate::policy::ClusterImagePolicy;
 
 /// What to do with an image no policy matches (policy-controller's `no-match-policy`).
@@ -123,7 +127,7 @@ pub fn evaluate(
         .into_iter()
         .map(|request| {
             let outcome = verify_image(&request, source)
-                .map(|report| Verification::of(&report))
+                .map(|report| Verification::of(&report, request.check != CheckKind::Signature))
                 .map_err(|error| Failure {
                     reason: error.reason().code().to_owned(),
                     message: error.to_string(),

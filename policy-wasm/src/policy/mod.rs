@@ -40,6 +40,7 @@
 //!
 //! This module never performs I/O.
 
+pub mod cue;
 mod fields;
 mod glob;
 mod load;
