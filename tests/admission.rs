@@ -574,3 +574,50 @@ spec:
         outcome.stdout
     );
 }
+
+#[test]
+fn a_registry_that_never_answers_still_gets_an_answer_in_time() {
+    // A fault-injecting "registry": accepts connections and never says a word.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = hung.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hung.incoming() {
+            held.push(stream);
+        }
+    });
+    let lab = Lab::new();
+    let key = lab.cosign_key_pair("team");
+    let dir = lab.path("hung-policies");
+    fs::create_dir_all(&dir).expect("dir");
+    let host = format!("127.0.0.1:{port}");
+    fs::write(
+        dir.join("enforce.yaml"),
+        key_policy("enforced", &format!("{host}/enforced/**"), &key, "enforce"),
+    )
+    .expect("policy");
+    fs::write(
+        dir.join("warn.yaml"),
+        key_policy("warned", &format!("{host}/warned/**"), &key, "warn"),
+    )
+    .expect("policy");
+    let webhook = Webhook::start(&lab, &dir, &["--request-timeout", "2"]);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    for (path, allowed) in [("enforced", false), ("warned", true)] {
+        let tagged = format!("{host}/{path}/app:v1");
+        let pinned = format!("{host}/{path}/db@{digest}");
+        let object = deployment(&lab, path, &[tagged, pinned]);
+        let response = webhook.review("/validate", &admission_review(&object, path, None));
+        assert_eq!(response["allowed"], allowed, "{response}");
+        let text = response.to_string();
+        assert!(
+            text.contains("container \\\"app\\\"") && text.contains("container \\\"db\\\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("unavailable") || text.contains("deadline"),
+            "{text}"
+        );
+    }
+    assert_eq!(webhook.get("/healthz").0, 200);
+}

@@ -33,6 +33,11 @@ pub(crate) struct AdmissionArgs {
     /// Use the embedded Sigstore staging trust root.
     #[arg(long, conflicts_with = "trusted_root")]
     staging: bool,
+
+    /// A `trusted_root.json` that policies name with `keyless.trustRootRef` or
+    /// `ctlog.trustRootRef` (repeatable); `production` and `staging` are always known.
+    #[arg(long = "trust-root", value_name = "NAME=FILE", value_parser = super::key_value)]
+    trust_roots: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +76,11 @@ impl AdmissionArgs {
             texts.push(text);
         }
         let mut trust = TrustRoots::new()?;
+        for (name, path) in &self.trust_roots {
+            trust
+                .add_file(name, Path::new(path))
+                .with_context(|| format!("--trust-root {name}={path}"))?;
+        }
         let trusted_root = match &self.trusted_root {
             Some(path) => {
                 trust.add_file("file", path)?;

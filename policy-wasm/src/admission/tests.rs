@@ -516,3 +516,127 @@ fn reference_helpers() {
     assert_eq!(pinned_digest("a/b:v1"), None);
     assert_eq!(pinned_digest("a/b@sha256:abc"), None);
 }
+
+/// Serves the real keyless `.sig` layer of `../shared/fixtures/legacy-keyless/<case>` for the
+/// image it signs, and the production trust root.
+struct Keyless {
+    image: String,
+    layer: Layer,
+}
+
+impl Keyless {
+    fn new(case: &str) -> Self {
+        let dir = crate::testdata::conformance_dir()
+            .join("../fixtures/legacy-keyless")
+            .join(case);
+        let payload = std::fs::read(dir.join("payload.json")).unwrap();
+        let annotations: BTreeMap<String, String> =
+            serde_json::from_slice(&std::fs::read(dir.join("annotations.json")).unwrap()).unwrap();
+        Self {
+            image: read(&dir.join("image.txt")).trim().to_owned(),
+            layer: Layer {
+                media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+                digest: Digest::of(&payload).to_string(),
+                annotations,
+                payload,
+            },
+        }
+    }
+}
+
+impl Fetch for Keyless {
+    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+        let (repository, digest) = self.image.split_once('@').unwrap();
+        assert_eq!(image, self.image);
+        Ok(Resolved {
+            repository: Some(repository.to_owned()),
+            digest: digest.to_owned(),
+            media_type: "application/vnd.oci.image.index.v1+json".to_owned(),
+        })
+    }
+
+    fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
+        Ok(Material {
+            signatures: vec![self.layer.clone()],
+            ..Material::default()
+        })
+    }
+
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+        Ok(crate::testdata::read(
+            crate::testdata::conformance_dir().join(format!("trust/{name}/trusted_root.json")),
+        ))
+    }
+}
+
+#[test]
+fn keyless_policy_with_per_container_identities_from_pod_annotations() {
+    const WORKFLOW: &str = "https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30";
+    let mut source = Keyless::new("server-image-gha-2026");
+    let policy = ClusterImagePolicy::parse(
+        r#"apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: github-releases
+  annotations: {sigward.dev/container-identity-annotations: "true"}
+spec:
+  images: [{glob: "index.docker.io/salrashid123/**"}]
+  authorities:
+  - name: release-workflow
+    keyless:
+      identities:
+      - issuer: https://token.actions.githubusercontent.com
+        subjectRegExp: ^https://github\.com/salrashid123/.+/\.github/workflows/release\.yaml@refs/tags/v.+$
+"#,
+    )
+    .unwrap();
+    let settings = Settings {
+        at: 1_790_000_000,
+        ..settings()
+    };
+    let decide = |annotations: Value, source: &mut Keyless| {
+        let mut object = pod(&[("server", source.image.as_str())]);
+        object["metadata"]["annotations"] = annotations;
+        let review = Review::parse(&review_of(&object)).unwrap();
+        evaluate(
+            review,
+            std::slice::from_ref(&policy),
+            settings.clone(),
+            source,
+        )
+    };
+    let decision = decide(json!({}), &mut source);
+    assert!(decision.allowed, "{decision:?}");
+    assert!(
+        decision.explanation[0].contains("release-workflow"),
+        "{:?}",
+        decision.explanation
+    );
+
+    let decision = decide(
+        json!({"subject.cosign.sigstore.dev/server": WORKFLOW,
+               "issuer.cosign.sigstore.dev/server": "https://token.actions.githubusercontent.com"}),
+        &mut source,
+    );
+    assert!(decision.allowed, "{decision:?}");
+
+    // The annotation narrows the policy: another tag's workflow identity is refused although
+    // the policy's regexp alone would take it.
+    let decision = decide(
+        json!({"subject.cosign.sigstore.dev/server": WORKFLOW.replace("v0.0.30", "v0.0.31")}),
+        &mut source,
+    );
+    assert!(!decision.allowed);
+    assert!(
+        decision.message.contains("identity-mismatch"),
+        "{}",
+        decision.message
+    );
+
+    // Annotations for another container change nothing.
+    let decision = decide(
+        json!({"subject.cosign.sigstore.dev/other": "x"}),
+        &mut source,
+    );
+    assert!(decision.allowed);
+}
