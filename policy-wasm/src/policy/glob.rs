@@ -1,8 +1,6 @@
 //! Image globs (`spec.images[].glob`) with policy-controller's semantics, FORMATS.md §3.3
 //! (sigstore/policy-controller `pkg/apis/glob/glob.go`). This module never performs I/O.
 
-use regex::Regex;
-
 use crate::reference;
 
 /// The characters a glob may use (policy-controller's `validGlob`).
@@ -14,21 +12,24 @@ fn valid_glob_char(c: char) -> bool {
 ///
 /// `.` is literal, `**` matches anything (including `/`), `*` matches anything but `/`, and
 /// the whole reference must match. The two special globs `*` and `*/*` are rewritten to
-/// `index.docker.io/library/*` and `index.docker.io/*/*`, as policy-controller does.
-#[derive(Debug, Clone)]
+/// `index.docker.io/library/*` and `index.docker.io/*/*`, as policy-controller does (which
+/// translates globs to regular expressions; matching the tokens directly gives the same
+/// answers without a regex engine on the admission path).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImagePattern {
     glob: String,
-    regex: Regex,
+    tokens: Vec<Token>,
 }
 
-impl PartialEq for ImagePattern {
-    fn eq(&self, other: &Self) -> bool {
-        // The regex is a pure function of the glob.
-        self.glob == other.glob
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// One byte, itself.
+    Literal(u8),
+    /// `*`: any run of bytes without `/`.
+    Star,
+    /// `**`: any run of bytes.
+    DoubleStar,
 }
-
-impl Eq for ImagePattern {}
 
 /// Why a glob was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,14 +40,6 @@ pub enum GlobError {
     /// A character outside `[a-zA-Z0-9-_:/*.@]`.
     #[error("invalid glob {0:?}: only letters, digits and -_:/*.@ are allowed")]
     InvalidCharacter(String),
-    /// The translated expression did not compile (cannot happen for a valid glob).
-    #[error("glob {glob:?} does not translate to a regular expression: {message}")]
-    Untranslatable {
-        /// The glob.
-        glob: String,
-        /// The regex engine's message.
-        message: String,
-    },
 }
 
 impl ImagePattern {
@@ -54,8 +47,8 @@ impl ImagePattern {
     ///
     /// # Errors
     ///
-    /// [`GlobError::Empty`], [`GlobError::InvalidCharacter`] for a character outside
-    /// `[a-zA-Z0-9-_:/*.@]`, and (never for a valid glob) [`GlobError::Untranslatable`].
+    /// [`GlobError::Empty`], or [`GlobError::InvalidCharacter`] for a character outside
+    /// `[a-zA-Z0-9-_:/*.@]`.
     pub fn new(glob: &str) -> Result<Self, GlobError> {
         if glob.is_empty() {
             return Err(GlobError::Empty);
@@ -68,30 +61,21 @@ impl ImagePattern {
             "*/*" => "index.docker.io/*/*",
             other => other,
         };
-        let mut expression = String::from("^");
-        let mut rest = rewritten;
-        while let Some(c) = rest.chars().next() {
-            if let Some(after) = rest.strip_prefix("**") {
-                expression.push_str(".*");
-                rest = after;
-                continue;
-            }
-            match c {
-                '*' => expression.push_str("[^/]*"),
-                // Every other allowed character but '.' is literal in a regex.
-                '.' => expression.push_str(r"\."),
-                other => expression.push(other),
-            }
-            rest = rest.get(c.len_utf8()..).unwrap_or_default();
+        let mut tokens = Vec::with_capacity(rewritten.len());
+        let mut bytes = rewritten.bytes().peekable();
+        while let Some(byte) = bytes.next() {
+            tokens.push(match byte {
+                b'*' if bytes.peek() == Some(&b'*') => {
+                    bytes.next();
+                    Token::DoubleStar
+                }
+                b'*' => Token::Star,
+                other => Token::Literal(other),
+            });
         }
-        expression.push('$');
-        let regex = Regex::new(&expression).map_err(|e| GlobError::Untranslatable {
-            glob: glob.to_owned(),
-            message: e.to_string(),
-        })?;
         Ok(Self {
             glob: glob.to_owned(),
-            regex,
+            tokens,
         })
     }
 
@@ -107,7 +91,45 @@ impl ImagePattern {
             return false;
         }
         let qualified = qualified_name(image);
-        self.regex.is_match(&qualified) || (qualified != image && self.regex.is_match(image))
+        self.matches_whole(qualified.as_bytes())
+            || (qualified != image && self.matches_whole(image.as_bytes()))
+    }
+
+    /// Whether the tokens match all of `text`: dynamic programming over (token, byte), linear
+    /// in each, so no glob can make matching slow.
+    fn matches_whole(&self, text: &[u8]) -> bool {
+        // reachable[i]: the tokens so far can match exactly text[..i].
+        let mut reachable = vec![false; text.len() + 1];
+        let mut next = vec![false; text.len() + 1];
+        if let Some(first) = reachable.first_mut() {
+            *first = true;
+        }
+        for token in &self.tokens {
+            next.fill(false);
+            match token {
+                Token::Literal(byte) => {
+                    for ((cell, &c), &from) in next.iter_mut().skip(1).zip(text).zip(&reachable) {
+                        *cell = from && c == *byte;
+                    }
+                }
+                Token::Star | Token::DoubleStar => {
+                    let mut open = false;
+                    for (i, cell) in next.iter_mut().enumerate() {
+                        open |= reachable.get(i) == Some(&true);
+                        *cell = open;
+                        // `*` cannot run over a '/'.
+                        if *token == Token::Star && text.get(i) == Some(&b'/') {
+                            open = false;
+                        }
+                    }
+                }
+            }
+            std::mem::swap(&mut reachable, &mut next);
+            if !reachable.contains(&true) {
+                return false;
+            }
+        }
+        reachable.last() == Some(&true)
     }
 }
 
