@@ -152,3 +152,124 @@ impl VerdictCache {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sigward_policy::admission::{Failure, Verification};
+    use sigward_policy::image::{CheckKind, TlogPolicy};
+
+    use super::*;
+
+    fn request(image: &str, at: i64) -> VerifyRequest {
+        VerifyRequest {
+            image: image.to_owned(),
+            authorities: Vec::new(),
+            annotations: Vec::new(),
+            check: CheckKind::Signature,
+            tlog: TlogPolicy::InsecureIgnore,
+            trusted_root: "production".to_owned(),
+            at,
+        }
+    }
+
+    fn verified(yes: bool) -> Outcome {
+        Ok(Verification {
+            digest: "sha256:00".to_owned(),
+            verified: yes,
+            reason: String::new(),
+            detail: String::new(),
+            signers: Vec::new(),
+            statements: Vec::new(),
+        })
+    }
+
+    fn cache(ttl: u64, failure_ttl: u64, capacity: usize) -> VerdictCache {
+        VerdictCache::new(CacheConfig {
+            ttl: Duration::from_secs(ttl),
+            failure_ttl: Duration::from_secs(failure_ttl),
+            capacity,
+        })
+    }
+
+    #[tokio::test]
+    async fn keys_ignore_the_time_and_outcomes_are_reused() {
+        let cache = cache(300, 10, 10);
+        let runs = AtomicUsize::new(0);
+        let verify = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            verified(true)
+        };
+        let (_, reused) = cache
+            .get_or_verify(VerdictCache::key(&request("a", 1)), verify())
+            .await;
+        assert!(!reused);
+        let (outcome, reused) = cache
+            .get_or_verify(VerdictCache::key(&request("a", 2)), verify())
+            .await;
+        assert!(reused && outcome == verified(true));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let (_, reused) = cache
+            .get_or_verify(VerdictCache::key(&request("b", 2)), verify())
+            .await;
+        assert!(!reused, "another image is another key");
+    }
+
+    #[tokio::test]
+    async fn failures_expire_on_their_own_ttl_and_budget_failures_are_not_kept() {
+        let cache = cache(300, 0, 10);
+        let key = VerdictCache::key(&request("a", 1));
+        let _ = cache
+            .get_or_verify(key.clone(), async { verified(false) })
+            .await;
+        assert!(cache.get(&key).is_none(), "failure TTL 0: not kept");
+        let cache = self::cache(300, 10, 10);
+        let _ = cache
+            .get_or_verify(key.clone(), async { verified(false) })
+            .await;
+        assert_eq!(cache.get(&key), Some(verified(false)));
+        let other = VerdictCache::key(&request("b", 1));
+        let deadline = Err(Failure {
+            reason: "deadline".to_owned(),
+            message: "slow".to_owned(),
+        });
+        let _ = cache.get_or_verify(other.clone(), async { deadline }).await;
+        assert!(cache.get(&other).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_size_bound_holds() {
+        let cache = cache(300, 10, 3);
+        for i in 0..10 {
+            let key = VerdictCache::key(&request(&format!("image-{i}"), 1));
+            let _ = cache.get_or_verify(key, async { verified(true) }).await;
+        }
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_verification() {
+        let cache = Arc::new(cache(300, 10, 10));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, runs) = (Arc::clone(&cache), Arc::clone(&runs));
+                tokio::spawn(async move {
+                    let verify = async {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        verified(true)
+                    };
+                    cache
+                        .get_or_verify(VerdictCache::key(&request("a", 1)), verify)
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task").0, verified(true));
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+}
