@@ -408,6 +408,20 @@ fn example_policies_parse() {
         let policies = ClusterImagePolicy::parse_all(&text)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(!policies.is_empty(), "{}", path.display());
+        // Every attestation condition is in the CUE subset sigward evaluates.
+        for attestation in policies
+            .iter()
+            .flat_map(|p| &p.spec.authorities)
+            .flat_map(|a| &a.attestations)
+        {
+            if let Some(Policy {
+                source: PolicySource::Inline(text),
+                ..
+            }) = &attestation.policy
+            {
+                cue::Condition::parse(text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+        }
         count += 1;
     }
     assert!(count >= 4, "only {count} example policies");
