@@ -120,9 +120,11 @@ fn validates_and_mutates_kubectl_objects_against_the_real_registry() {
     assert_eq!(response["allowed"], true, "{response}");
     let mut patched = object;
     apply_patch(&mut patched, &response);
+    // The tag stays for people; the digest decides what runs.
+    let pinned = format!("{}@{}", w.signed.by_tag(), w.signed.digest);
     assert_eq!(
         images_of(&patched, "/spec/template/spec/containers"),
-        [w.signed.by_digest()]
+        [pinned]
     );
     let response = webhook.review("/validate", &admission_review(&patched, "uid-pinned", None));
     assert_eq!(response["allowed"], true, "{response}");
@@ -244,7 +246,7 @@ fn init_and_ephemeral_containers_are_checked() {
     apply_patch(&mut pod, &response);
     assert_eq!(
         images_of(&pod, "/spec/ephemeralContainers"),
-        [w.signed.by_digest()]
+        [format!("{}@{}", w.signed.by_tag(), w.signed.digest)]
     );
 }
 

@@ -14,7 +14,7 @@ use crate::policy::{
 use crate::verdict::{Outcome as CheckOutcome, Report};
 
 use super::plan::{Plan, PolicyPlan, Resolution, pinned_digest};
-use super::review::Site;
+use super::review::{ContainerList, Site};
 use super::{NoMatch, TagHandling};
 
 /// Why a verification gave no report (the verifier's denial, a trap, a deadline).
@@ -202,7 +202,11 @@ impl Plan {
         let label = if site.pointer.is_empty() {
             format!("image {:?}", site.image)
         } else {
-            format!("container {:?} (image {:?})", site.container, site.image)
+            let what = match site.list {
+                ContainerList::ImageVolumes => "image volume",
+                _ => "container",
+            };
+            format!("{what} {:?} (image {:?})", site.container, site.image)
         };
         let mut verdict = ImageVerdict {
             container: site.container.clone(),
@@ -288,15 +292,17 @@ impl Plan {
         }
         if all_pass && let Some(digest) = digest {
             verdict.verified_digest = Some(digest.clone());
-            if !pinned && let Some(target) = &target {
+            if !pinned && target.is_some() {
+                let pin = format!("{}@{digest}", site.image);
                 verdict.warnings.push(format!(
                     "{label}: the tag is not pinned; verified {digest}, which it resolves to now \
-                     (pin it: {target})"
+                     (pin it: {pin})"
                 ));
                 if !site.pointer.is_empty() {
+                    // The tag stays for people to read; the digest decides what runs.
                     decision.patch.push(PatchOp {
                         path: site.pointer.clone(),
-                        value: target.clone(),
+                        value: pin,
                     });
                 }
             }

@@ -28,6 +28,9 @@ pub enum ContainerList {
     InitContainers,
     /// `ephemeralContainers`.
     EphemeralContainers,
+    /// `volumes[].image.reference` (image volumes, Kubernetes 1.31+); the "container" name is
+    /// the volume's.
+    ImageVolumes,
 }
 
 impl ContainerList {
@@ -43,6 +46,7 @@ impl ContainerList {
             Self::Containers => "containers",
             Self::InitContainers => "initContainers",
             Self::EphemeralContainers => "ephemeralContainers",
+            Self::ImageVolumes => "volumes",
         }
     }
 }
@@ -165,7 +169,15 @@ impl Review {
             operation,
             ..Self::default()
         };
-        // DELETE and CONNECT carry no new object: nothing to run, nothing to check.
+        // DELETE and CONNECT carry no new object, and subresources other than
+        // `ephemeralcontainers` (status, scale, binding, ...) change no image: nothing to check.
+        let other_subresource = parsed
+            .sub_resource
+            .as_deref()
+            .is_some_and(|sub| sub != "ephemeralcontainers");
+        if other_subresource || matches!(parsed.operation.as_str(), "DELETE" | "CONNECT") {
+            return Ok(parsed);
+        }
         match request.get("object") {
             None | Some(Value::Null) => return Ok(parsed),
             Some(object) => parsed.read_object(&kind, object).map_err(fail)?,
@@ -278,6 +290,40 @@ impl Review {
         }
         for list in ContainerList::ALL {
             self.read_list(pod_spec, &spec, list)?;
+        }
+        self.read_image_volumes(pod_spec, &spec)
+    }
+
+    /// `volumes[].image.reference`: images mounted as volumes are run-time content too.
+    fn read_image_volumes(&mut self, pod_spec: &Value, spec: &str) -> Result<(), String> {
+        let Some(volumes) = pod_spec.get("volumes").and_then(Value::as_array) else {
+            return Ok(());
+        };
+        for (index, volume) in volumes.iter().enumerate() {
+            let Some(image) = volume.get("image").filter(|image| !image.is_null()) else {
+                continue;
+            };
+            let at = format!("{spec}/volumes/{index}");
+            let reference = image
+                .get("reference")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| format!("{at}/image/reference is missing"))?;
+            if self.sites.len() >= MAX_CONTAINERS {
+                return Err(format!(
+                    "more than {MAX_CONTAINERS} containers and image volumes"
+                ));
+            }
+            self.sites.push(Site {
+                container: volume
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                list: ContainerList::ImageVolumes,
+                image: reference.to_owned(),
+                pointer: format!("{at}/image/reference"),
+            });
         }
         Ok(())
     }

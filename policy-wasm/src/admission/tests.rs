@@ -178,7 +178,7 @@ fn signed_deployment_is_allowed_and_each_tag_is_pinned() {
         decision
             .patch
             .iter()
-            .all(|op| op.value == format!("registry.test/team/app@{DIGEST}"))
+            .all(|op| op.value == format!("{SIGNED}@{DIGEST}"))
     );
     assert_eq!(decision.warnings.len(), 3);
     assert!(
@@ -639,4 +639,32 @@ spec:
         &mut source,
     );
     assert!(decision.allowed);
+}
+
+#[test]
+fn image_volumes_are_checked_and_status_updates_are_not() {
+    let mut object = pod(&[("app", SIGNED)]);
+    object["spec"]["volumes"] = json!([
+        {"name": "data", "emptyDir": {}},
+        {"name": "models", "image": {"reference": UNSIGNED, "pullPolicy": "IfNotPresent"}}
+    ]);
+    let (decision, _) = decide(
+        &object,
+        &[key_policy("signed", "registry.test/**", "")],
+        settings(),
+    );
+    assert!(!decision.allowed);
+    assert!(
+        decision.message.contains("image volume \"models\""),
+        "{}",
+        decision.message
+    );
+    let review = Review::parse(&review_of(&object)).unwrap();
+    assert_eq!(review.sites[1].pointer, "/spec/volumes/1/image/reference");
+
+    let mut status = serde_json::from_slice::<Value>(&review_of(&object)).unwrap();
+    status["request"]["subResource"] = json!("status");
+    status["request"]["operation"] = json!("UPDATE");
+    let review = Review::parse(&serde_json::to_vec(&status).unwrap()).unwrap();
+    assert!(review.sites.is_empty(), "a status update changes no image");
 }
