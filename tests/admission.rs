@@ -466,6 +466,37 @@ fn evaluate_decides_manifests_locally_like_the_server() {
             outcome.stderr
         );
     }
+    // A multi-document manifest: every workload is decided, anything else is skipped.
+    let service = kubectl(
+        &w.lab,
+        &["create", "service", "clusterip", "svc", "--tcp=80:80"],
+    );
+    let good = deployment(&w.lab, "good", &[w.signed.by_tag()]);
+    let bad = deployment(&w.lab, "bad", &[w.unsigned.by_tag()]);
+    let stream = format!("{service}\n---\n{good}\n---\n{bad}\n");
+    let manifest = w.lab.file("stream.yaml", stream);
+    let outcome = Outcome::run(
+        w.lab
+            .sigward()
+            .arg("evaluate")
+            .arg("--policy")
+            .arg(&w.policies)
+            .arg("--manifest")
+            .arg(&manifest),
+    );
+    assert_eq!(outcome.code, Some(1), "{outcome:?}");
+    for line in [
+        "skipping Service/svc",
+        "ALLOWED Deployment/good",
+        "DENIED Deployment/bad",
+    ] {
+        assert!(
+            outcome.stderr.contains(line),
+            "{line:?} not in {}",
+            outcome.stderr
+        );
+    }
+
     // An AdmissionReview file works the same way.
     let object = deployment(&w.lab, "review", &[w.signed.by_digest()]);
     let review = w.lab.file(

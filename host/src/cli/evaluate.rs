@@ -42,62 +42,93 @@ pub(crate) struct EvaluateCommand {
 impl EvaluateCommand {
     pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
         let loaded = self.admission.load()?;
-        let review = self.review()?;
+        let reviews = self.reviews()?;
         let mut settings = loaded.settings;
         settings.at = crate::fetcher::unix_now();
         let io = super::io_runtime()?;
-        let source = RegistryFetch::new(
-            Arc::new(Sources::new(self.registry.options())?),
-            io.handle().clone(),
-            Arc::new(loaded.trust),
-        );
+        let sources = Arc::new(Sources::new(self.registry.options())?);
+        let trust = Arc::new(loaded.trust);
         let runtime = Runtime::new(component, Limits::default())?;
-        let evaluation = Evaluation {
-            review,
-            policies: loaded.texts,
-            settings,
-            mutate: self.mutate,
-        };
-        let (response, explanation) = match runtime.evaluate(&evaluation, Box::new(source)) {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(denial)) => anyhow::bail!("{}: {}", denial.reason, denial.message),
-            Err(err) => anyhow::bail!("the verifier gave no answer: {err}"),
-        };
-        let response: serde_json::Value =
-            serde_json::from_str(&response).context("the component's response is not JSON")?;
-        for line in &explanation {
-            eprintln!("{line}");
+        let mut all_allowed = true;
+        for (label, review) in reviews {
+            let source = RegistryFetch::new(
+                Arc::clone(&sources),
+                io.handle().clone(),
+                Arc::clone(&trust),
+            );
+            let evaluation = Evaluation {
+                review,
+                policies: loaded.texts.clone(),
+                settings: settings.clone(),
+                mutate: self.mutate,
+            };
+            let (response, explanation) = match runtime.evaluate(&evaluation, Box::new(source)) {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(denial)) => anyhow::bail!("{label}: {}: {}", denial.reason, denial.message),
+                Err(err) => anyhow::bail!("{label}: the verifier gave no answer: {err}"),
+            };
+            let response: serde_json::Value =
+                serde_json::from_str(&response).context("the component's response is not JSON")?;
+            for line in &explanation {
+                eprintln!("{line}");
+            }
+            let allowed =
+                response.pointer("/response/allowed") == Some(&serde_json::Value::Bool(true));
+            eprintln!("{} {label}", if allowed { "ALLOWED" } else { "DENIED" });
+            println!("{}", serde_json::to_string_pretty(&response)?);
+            all_allowed &= allowed;
         }
-        let allowed = response.pointer("/response/allowed") == Some(&serde_json::Value::Bool(true));
-        eprintln!("{}", if allowed { "ALLOWED" } else { "DENIED" });
-        println!("{}", serde_json::to_string_pretty(&response)?);
-        Ok(ExitCode::from(if allowed {
+        Ok(ExitCode::from(if all_allowed {
             EXIT_OK
         } else {
             EXIT_NOT_VERIFIED
         }))
     }
 
-    /// The AdmissionReview JSON: the file as given, or one made around the manifest.
-    fn review(&self) -> anyhow::Result<String> {
+    /// The AdmissionReviews to decide, each with a label: the file as given, or one per
+    /// workload in the manifest (YAML documents, a JSON object, or a kubectl `List`); other
+    /// kinds (Services, ConfigMaps, ...) are skipped with a note.
+    fn reviews(&self) -> anyhow::Result<Vec<(String, String)>> {
         if let Some(path) = &self.request {
-            return std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()));
+            let review = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return Ok(vec![(path.display().to_string(), review)]);
         }
         let Some(path) = &self.manifest else {
             anyhow::bail!("--request or --manifest is required");
         };
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let object: serde_json::Value = if text.trim_start().starts_with('{') {
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", path.display()))?
-        } else {
-            serde_saphyr::from_str(&text)
-                .with_context(|| format!("{} is not one YAML document", path.display()))?
+        // One JSON document, else a YAML stream (JSON documents between `---` included).
+        let documents: Vec<serde_json::Value> = match serde_json::from_str(&text) {
+            Ok(document) => vec![document],
+            Err(_) => serde_saphyr::from_str_multiple(&text)
+                .with_context(|| format!("{} is neither JSON nor YAML", path.display()))?,
         };
-        let review = Review::wrap_object("sigward-evaluate", &object)
-            .with_context(|| format!("manifest {}", path.display()))?;
-        Ok(review.to_string())
+        let objects = documents.into_iter().flat_map(|document| {
+            match document.get("items").and_then(serde_json::Value::as_array) {
+                Some(items) if document["kind"] == "List" => items.clone(),
+                _ => vec![document],
+            }
+        });
+        let mut reviews = Vec::new();
+        for object in objects.filter(|o| !o.is_null()) {
+            let label = format!(
+                "{}/{}",
+                object["kind"].as_str().unwrap_or("(no kind)"),
+                object
+                    .pointer("/metadata/name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("(unnamed)")
+            );
+            match Review::wrap_object("sigward-evaluate", &object) {
+                Ok(review) => reviews.push((label, review.to_string())),
+                Err(err) => eprintln!("skipping {label}: {err}"),
+            }
+        }
+        if reviews.is_empty() {
+            anyhow::bail!("{}: no workload to evaluate", path.display());
+        }
+        Ok(reviews)
     }
 }
