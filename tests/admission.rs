@@ -654,3 +654,61 @@ fn a_registry_that_never_answers_still_gets_an_answer_in_time() {
     }
     assert_eq!(webhook.get("/healthz").0, 200);
 }
+
+#[test]
+fn signatures_kept_in_another_repository_are_found_through_source_oci() {
+    let lab = Lab::new();
+    let key = lab.cosign_key_pair("team");
+    let image = lab.push_image("apps/elsewhere", "v1");
+    let store = format!("{}/signatures/store", lab.registry.host());
+    lab.cosign_sign_into(&image, &key, &store);
+
+    let policies = lab.path("source-policies");
+    fs::create_dir_all(&policies).expect("dir");
+    let glob = format!("{}/apps/**", lab.registry.host());
+    let with_source = key_policy("signed-elsewhere", &glob, &key, "enforce").replace(
+        "  - name: team-key\n",
+        &format!("  - name: team-key\n    source:\n    - oci: {store}\n"),
+    );
+    fs::write(policies.join("policy.yaml"), with_source).expect("policy");
+    let evaluate = |dir: &PathBuf| {
+        let object = deployment(&lab, "elsewhere", &[image.by_tag()]);
+        let manifest = lab.file("manifest.json", object.to_string());
+        Outcome::run(
+            lab.sigward()
+                .arg("evaluate")
+                .arg("--policy")
+                .arg(dir)
+                .arg("--manifest")
+                .arg(&manifest),
+        )
+    };
+    let outcome = evaluate(&policies);
+    assert_eq!(outcome.code, Some(0), "{outcome:?}");
+
+    // Without `source`, the image's own repository has no signature.
+    let plain = lab.path("plain-policies");
+    fs::create_dir_all(&plain).expect("dir");
+    fs::write(
+        plain.join("policy.yaml"),
+        key_policy("signed-here", &glob, &key, "enforce"),
+    )
+    .expect("policy");
+    let outcome = evaluate(&plain);
+    assert_eq!(outcome.code, Some(1), "{outcome:?}");
+    assert!(
+        outcome.stdout.contains("no-signatures"),
+        "{}",
+        outcome.stdout
+    );
+
+    // `sigward verify` finds them the way cosign does, through COSIGN_REPOSITORY.
+    lab.verify(
+        &image.by_tag(),
+        &[&key],
+        &["--signature-repository", &store],
+    )
+    .assert_verified();
+    lab.verify(&image.by_tag(), &[&key], &[])
+        .assert_rejected("no-signatures");
+}

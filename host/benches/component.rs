@@ -91,6 +91,7 @@ fn main() {
         annotations: vec![],
         check: CheckKind::Signature,
         tlog: TlogPolicy::InsecureIgnore,
+        signatures_from: None,
         trusted_root: "production".to_owned(),
         at: 1_700_000_000,
     };

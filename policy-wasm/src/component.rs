@@ -37,6 +37,7 @@ impl wit::Guest for Component {
                 wit::TlogPolicy::Require => TlogPolicy::Require,
                 wit::TlogPolicy::InsecureIgnore => TlogPolicy::InsecureIgnore,
             },
+            signatures_from: request.signatures_from,
             trusted_root: request.trusted_root,
             at: request.at,
         };

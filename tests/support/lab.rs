@@ -251,6 +251,23 @@ impl Lab {
         Outcome::run(command.arg(image.by_digest())).assert_success();
     }
 
+    /// `cosign sign --key` the image by digest with `COSIGN_REPOSITORY=repository`: the
+    /// signature goes to that repository instead of the image's.
+    pub(crate) fn cosign_sign_into(&self, image: &Image, key: &KeyPair, repository: &str) {
+        let mut command = self.cosign();
+        command
+            .env("COSIGN_REPOSITORY", repository)
+            .args([
+                "sign",
+                "--yes",
+                "--tlog-upload=false",
+                "--allow-http-registry",
+            ])
+            .arg("--key")
+            .arg(&key.private);
+        Outcome::run(command.arg(image.by_digest())).assert_success();
+    }
+
     /// `cosign sign-blob --key`: the base64 signature of `payload`, as cosign would put it in a
     /// `.sig` annotation. Used to sign payloads a test crafted, so that only the check the
     /// test aims at can reject them.

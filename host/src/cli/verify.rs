@@ -73,6 +73,11 @@ struct VerifyArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, value_name = "BOOL")]
     insecure_ignore_tlog: bool,
 
+    /// The repository the signatures were stored in, when not next to the image (cosign's
+    /// `COSIGN_REPOSITORY`).
+    #[arg(long, env = "COSIGN_REPOSITORY", value_name = "REPOSITORY")]
+    signature_repository: Option<String>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -161,6 +166,7 @@ impl VerifyArgs {
             } else {
                 TlogPolicy::Require
             },
+            signatures_from: self.signature_repository.clone(),
             trusted_root: trusted_root.to_owned(),
             at: crate::fetcher::unix_now(),
         };

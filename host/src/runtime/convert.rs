@@ -23,6 +23,7 @@ pub(super) fn verify_request(request: &VerifyRequest) -> wit::VerifyRequest {
             TlogPolicy::Require => wit::TlogPolicy::Require,
             TlogPolicy::InsecureIgnore => wit::TlogPolicy::InsecureIgnore,
         },
+        signatures_from: request.signatures_from.clone(),
         trusted_root: request.trusted_root.clone(),
         at: request.at,
     }

@@ -82,6 +82,7 @@ fn request(case: &Path) -> VerifyRequest {
             .collect(),
         check: CheckKind::Signature,
         tlog: TlogPolicy::InsecureIgnore,
+        signatures_from: None,
         trusted_root: "production".to_owned(),
         at: 1_700_000_000,
     }

@@ -169,6 +169,7 @@ mod tests {
             annotations: Vec::new(),
             check: CheckKind::Signature,
             tlog: TlogPolicy::InsecureIgnore,
+            signatures_from: None,
             trusted_root: "production".to_owned(),
             at,
         }

@@ -138,7 +138,7 @@ impl Plan {
             named,
             checks,
             tlog,
-            ..
+            source,
         } = authority
         else {
             return Vec::new();
@@ -155,6 +155,7 @@ impl Plan {
                 annotations: Vec::new(),
                 check: check.kind.clone(),
                 tlog: *tlog,
+                signatures_from: source.as_ref().map(|source| source.oci.clone()),
                 trusted_root: trusted_root.clone(),
                 at: self.settings.at,
             })

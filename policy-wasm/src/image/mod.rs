@@ -76,6 +76,8 @@ pub struct VerifyRequest {
     pub check: CheckKind,
     /// Transparency log handling.
     pub tlog: TlogPolicy,
+    /// A repository holding the signatures instead of the image's own (`source.oci`).
+    pub signatures_from: Option<String>,
     /// The trust root for transparency log keys (keyless authorities name their own).
     pub trusted_root: String,
     /// Verification time, Unix seconds.
@@ -119,7 +121,12 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
     let resolved = source.resolve(&request.image)?;
     let digest = Digest::parse(&resolved.digest)?;
     let kinds = request.check.kinds();
-    let material = source.attached(&request.image, &resolved.digest, kinds)?;
+    // Signatures kept in another repository are looked up there, under the same digest.
+    let attached_to = match &request.signatures_from {
+        Some(repository) => format!("{repository}@{}", resolved.digest),
+        None => request.image.clone(),
+    };
+    let material = source.attached(&attached_to, &resolved.digest, kinds)?;
 
     let layers = match request.check {
         CheckKind::Signature => &material.signatures,

@@ -83,6 +83,7 @@ fn request(keys: &[&str], annotations: Vec<(String, String)>) -> VerifyRequest {
         annotations,
         check: CheckKind::Signature,
         tlog: TlogPolicy::InsecureIgnore,
+        signatures_from: None,
         trusted_root: "production".to_owned(),
         at: 1_700_000_000,
     }
@@ -309,6 +310,7 @@ fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
         annotations: vec![],
         check: CheckKind::Signature,
         tlog: TlogPolicy::Require,
+        signatures_from: None,
         trusted_root: "production".to_owned(),
         at: 1_790_000_000,
     };

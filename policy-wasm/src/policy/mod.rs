@@ -283,6 +283,13 @@ fn map_authority(authority: &AuthoritySpec, default_trusted_root: &str) -> Polic
             pass: action.pass,
             message: action.message.clone(),
         },
+        _ if source.as_ref().is_some_and(|s| s.tag_prefix.is_some()) => {
+            PolicyAuthority::Unsupported {
+                name,
+                reason: "source.tagPrefix is not supported; store signatures under the default \
+                         sha256-<hex>.sig tags",
+            }
+        }
         AuthorityKind::Key(key) if key.hash_algorithm != HashAlgorithm::Sha256 => {
             PolicyAuthority::Unsupported {
                 name,
