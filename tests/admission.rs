@@ -712,3 +712,63 @@ fn signatures_kept_in_another_repository_are_found_through_source_oci() {
     lab.verify(&image.by_tag(), &[&key], &[])
         .assert_rejected("no-signatures");
 }
+
+#[test]
+fn changed_policy_files_are_put_in_force_and_broken_ones_refused() {
+    let lab = Lab::new();
+    let image = lab.push_image("stray/app", "v1");
+    let dir = lab.path("live-policies");
+    fs::create_dir_all(&dir).expect("dir");
+    let policy = |action: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {{name: listed}}
+spec:
+  images: [{{glob: \"{}/stray/**\"}}]
+  authorities: [{{name: list, static: {{action: {action}}}}}]
+",
+            lab.registry.host()
+        )
+    };
+    fs::write(dir.join("policy.yaml"), policy("pass")).expect("policy");
+    let webhook = Webhook::start(&lab, &dir, &[]);
+    let review = admission_review(&deployment(&lab, "stray", &[image.by_tag()]), "uid", None);
+    assert_eq!(webhook.review("/validate", &review)["allowed"], true);
+
+    let until = |allowed: bool| {
+        for _ in 0..200 {
+            if webhook.review("/validate", &review)["allowed"] == allowed {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the decision never became allowed={allowed}");
+    };
+    fs::write(dir.join("policy.yaml"), policy("fail")).expect("policy");
+    until(false);
+
+    // A broken edit is refused; the policy in force stays.
+    fs::write(dir.join("policy.yaml"), "spec: [not, a, policy").expect("policy");
+    for _ in 0..200 {
+        if webhook
+            .logs
+            .lock()
+            .expect("logs")
+            .contains("policies not reloaded")
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        webhook
+            .logs
+            .lock()
+            .expect("logs")
+            .contains("policies not reloaded")
+    );
+    assert_eq!(webhook.review("/validate", &review)["allowed"], false);
+    fs::write(dir.join("policy.yaml"), policy("pass")).expect("policy");
+    until(true);
+}

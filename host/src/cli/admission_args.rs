@@ -62,19 +62,7 @@ pub(crate) struct Loaded {
 impl AdmissionArgs {
     /// Reads every policy; the first invalid one is an error naming its file and field.
     pub(crate) fn load(&self) -> anyhow::Result<Loaded> {
-        let mut texts = Vec::new();
-        let mut policies = Vec::new();
-        for path in self.files()? {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading policy {}", path.display()))?;
-            let parsed = ClusterImagePolicy::parse_all(&text)
-                .with_context(|| format!("policy {}", path.display()))?;
-            if parsed.is_empty() {
-                anyhow::bail!("policy {}: no ClusterImagePolicy document", path.display());
-            }
-            policies.extend(parsed);
-            texts.push(text);
-        }
+        let (texts, policies) = self.read()?;
         let mut trust = TrustRoots::new()?;
         for (name, path) in &self.trust_roots {
             trust
@@ -109,6 +97,42 @@ impl AdmissionArgs {
             settings,
             trust,
         })
+    }
+
+    /// Reads the policies again (for reloading); the first invalid one is an error.
+    pub(crate) fn load_policies(&self) -> anyhow::Result<Vec<ClusterImagePolicy>> {
+        Ok(self.read()?.1)
+    }
+
+    /// Every policy file's text and its policies.
+    fn read(&self) -> anyhow::Result<(Vec<String>, Vec<ClusterImagePolicy>)> {
+        let mut texts = Vec::new();
+        let mut policies = Vec::new();
+        for path in self.files()? {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading policy {}", path.display()))?;
+            let parsed = ClusterImagePolicy::parse_all(&text)
+                .with_context(|| format!("policy {}", path.display()))?;
+            if parsed.is_empty() {
+                anyhow::bail!("policy {}: no ClusterImagePolicy document", path.display());
+            }
+            policies.extend(parsed);
+            texts.push(text);
+        }
+        Ok((texts, policies))
+    }
+
+    /// What the policy files look like on disk now (names, sizes, modification times, following
+    /// symlinks as a mounted ConfigMap's are), to notice a change; `None` when unreadable.
+    pub(crate) fn stamp(&self) -> Option<Vec<(PathBuf, u64, std::time::SystemTime)>> {
+        self.files()
+            .ok()?
+            .into_iter()
+            .map(|path| {
+                let meta = std::fs::metadata(&path).ok()?;
+                Some((path, meta.len(), meta.modified().ok()?))
+            })
+            .collect()
     }
 
     /// The policy files: each `--policy` file, and the policy files of each directory (sorted).

@@ -82,6 +82,7 @@ impl ServeCommand {
             failure_ttl: Duration::from_secs(self.cache_failure_ttl),
             capacity: self.cache_size,
         });
+        let stamp = self.admission.stamp();
         let service = Arc::new(AdmissionService::new(
             Admission {
                 policies: loaded.policies,
@@ -103,12 +104,47 @@ impl ServeCommand {
             .enable_all()
             .build()
             .context("starting the I/O runtime")?;
+        let reload = io.spawn(watch_policies(
+            self.admission.clone(),
+            stamp,
+            Arc::clone(&service),
+        ));
         io.block_on(async move {
             let bound = server::bind(config).await?;
             bound.run(service, metrics, server::shutdown_signal()).await;
             anyhow::Ok(())
         })?;
+        reload.abort();
         Ok(ExitCode::from(EXIT_OK))
+    }
+}
+
+/// How often the policy files are checked for changes.
+const POLICY_POLL: Duration = Duration::from_secs(2);
+
+/// Puts changed policies in force: checks the files every [`POLICY_POLL`]; a set that does not
+/// load is refused with an error log and the policies in force stay.
+async fn watch_policies(
+    args: AdmissionArgs,
+    mut stamp: Option<Vec<(PathBuf, u64, std::time::SystemTime)>>,
+    service: Arc<AdmissionService>,
+) {
+    loop {
+        tokio::time::sleep(POLICY_POLL).await;
+        let now = args.stamp();
+        if now == stamp {
+            continue;
+        }
+        stamp = now;
+        match args.load_policies() {
+            Ok(policies) => {
+                tracing::info!(policies = policies.len(), "policies reloaded");
+                service.replace_policies(policies);
+            }
+            Err(err) => {
+                tracing::error!("policies not reloaded, the previous ones stay in force: {err:#}");
+            }
+        }
     }
 }
 

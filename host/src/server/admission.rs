@@ -6,7 +6,7 @@
 //! only warns.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -48,6 +48,8 @@ pub struct AdmissionService {
 
 struct Inner {
     admission: Admission,
+    /// The policies in force: [`Admission::policies`] until [`AdmissionService::replace_policies`].
+    policies: RwLock<Arc<Vec<ClusterImagePolicy>>>,
     runtime: Arc<Runtime>,
     sources: Arc<Sources>,
     trust: Arc<TrustRoots>,
@@ -67,6 +69,7 @@ impl AdmissionService {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                policies: RwLock::new(Arc::new(admission.policies.clone())),
                 admission,
                 runtime,
                 sources,
@@ -75,6 +78,19 @@ impl AdmissionService {
                 metrics,
             }),
         }
+    }
+}
+
+impl AdmissionService {
+    /// Puts new policies in force for the requests that start from now on (requests already
+    /// deciding finish with the policies they started with). Cached verdicts stay valid: they
+    /// are keyed by the authorities themselves.
+    pub fn replace_policies(&self, policies: Vec<ClusterImagePolicy>) {
+        *self
+            .inner
+            .policies
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(policies);
     }
 }
 
@@ -168,7 +184,8 @@ impl Inner {
         settings: Settings,
         deadline: Instant,
     ) -> AdmissionDecision {
-        let plan = Plan::new(review, &self.admission.policies, settings);
+        let policies = Arc::clone(&self.policies.read().unwrap_or_else(PoisonError::into_inner));
+        let plan = Plan::new(review, &policies, settings);
         let resolutions = self.resolve_all(plan.tags_to_resolve(), deadline).await;
         let outcomes = self
             .verify_all(plan.verifications(&resolutions), deadline)
