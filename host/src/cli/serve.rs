@@ -104,11 +104,7 @@ impl ServeCommand {
             .enable_all()
             .build()
             .context("starting the I/O runtime")?;
-        let reload = io.spawn(watch_policies(
-            self.admission.clone(),
-            stamp,
-            Arc::clone(&service),
-        ));
+        let reload = io.spawn(watch_policies(self.admission, stamp, Arc::clone(&service)));
         io.block_on(async move {
             let bound = server::bind(config).await?;
             bound.run(service, metrics, server::shutdown_signal()).await;
