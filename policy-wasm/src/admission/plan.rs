@@ -139,13 +139,16 @@ impl Plan {
             checks,
             tlog,
             source,
+            log_trusted_root,
         } = authority
         else {
             return Vec::new();
         };
         let trusted_root = match &named.authority {
             Authority::Keyless(keyless) => keyless.trusted_root.clone(),
-            Authority::Key(_) => self.settings.trusted_root.clone(),
+            Authority::Key(_) => log_trusted_root
+                .clone()
+                .unwrap_or_else(|| self.settings.trusted_root.clone()),
         };
         checks
             .iter()

@@ -668,3 +668,19 @@ fn image_volumes_are_checked_and_status_updates_are_not() {
     let review = Review::parse(&serde_json::to_vec(&status).unwrap()).unwrap();
     assert!(review.sites.is_empty(), "a status update changes no image");
 }
+
+#[test]
+fn a_key_authority_with_ctlog_uses_its_trust_root_for_the_log() {
+    let policy = key_policy(
+        "logged",
+        "registry.test/**",
+        "    ctlog: {trustRootRef: private}\n",
+    );
+    let pinned = format!("registry.test/team/app@{DIGEST}");
+    let review = Review::parse(&review_of(&pod(&[("app", &pinned)]))).unwrap();
+    let plan = Plan::new(review, &[policy], settings());
+    let requests = plan.verifications(&BTreeMap::new());
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].trusted_root, "private");
+    assert_eq!(requests[0].tlog, crate::image::TlogPolicy::Require);
+}

@@ -106,6 +106,9 @@ pub enum PolicyAuthority {
         tlog: TlogPolicy,
         /// `source`: where the host looks for signatures, when not next to the image.
         source: Option<Source>,
+        /// `ctlog.trustRootRef` of a key authority: the trust root holding the log's keys
+        /// (keyless authorities use their own `trustRootRef`).
+        log_trusted_root: Option<String>,
     },
     /// A `key` the host must resolve (`kms` or `secretRef`) into a PEM public key, after which
     /// it is verified like [`PolicyAuthority::Verify`] with [`Authority::Key`].
@@ -311,6 +314,10 @@ fn map_authority(authority: &AuthoritySpec, default_trusted_root: &str) -> Polic
                     checks,
                     tlog,
                     source,
+                    log_trusted_root: authority
+                        .ctlog
+                        .as_ref()
+                        .and_then(|ctlog| ctlog.trust_root_ref.clone()),
                 },
                 host @ (KeySource::Kms(_) | KeySource::SecretRef { .. }) => {
                     PolicyAuthority::HostKey {
@@ -343,6 +350,7 @@ fn map_authority(authority: &AuthoritySpec, default_trusted_root: &str) -> Polic
             checks,
             tlog: TlogPolicy::Require,
             source,
+            log_trusted_root: None,
         },
     }
 }

@@ -66,6 +66,7 @@ fn loads_keyless_github_actions() {
             checks: signature_check(),
             tlog: TlogPolicy::Require,
             source: None,
+            log_trusted_root: None,
         }]
     );
 }
