@@ -64,6 +64,8 @@ pub(crate) struct ServeCommand {
 impl ServeCommand {
     pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
         init_json_logs();
+        // Stamp first: a change made while loading is then seen by the watcher.
+        let stamp = self.admission.stamp();
         let loaded = self.admission.load()?;
         tracing::info!(policies = loaded.policies.len(), "policies loaded");
         let deadline = Duration::from_secs(self.request_timeout.max(1));
@@ -82,7 +84,6 @@ impl ServeCommand {
             failure_ttl: Duration::from_secs(self.cache_failure_ttl),
             capacity: self.cache_size,
         });
-        let stamp = self.admission.stamp();
         let service = Arc::new(AdmissionService::new(
             Admission {
                 policies: loaded.policies,
