@@ -3,7 +3,7 @@
 //! signed by cosign 2.5, and `sigward evaluate` deciding the same objects locally.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -85,6 +85,19 @@ fn deployment(lab: &Lab, name: &str, images: &[String]) -> Value {
     args.extend(images.iter().map(|image| format!("--image={image}")));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     kubectl(lab, &args)
+}
+
+/// `sigward evaluate --policy POLICIES FLAG FILE EXTRA…` in the lab.
+fn evaluate(lab: &Lab, policies: &Path, flag: &str, file: &Path, extra: &[&str]) -> Outcome {
+    Outcome::run(
+        lab.sigward()
+            .arg("evaluate")
+            .arg("--policy")
+            .arg(policies)
+            .arg(flag)
+            .arg(file)
+            .args(extra),
+    )
 }
 
 fn images_of(object: &Value, pointer: &str) -> Vec<String> {
@@ -432,16 +445,7 @@ fn evaluate_decides_manifests_locally_like_the_server() {
     ] {
         let object = deployment(&w.lab, name, &[image]);
         let manifest = w.lab.file("manifest.json", object.to_string());
-        let outcome = Outcome::run(
-            w.lab
-                .sigward()
-                .arg("evaluate")
-                .arg("--policy")
-                .arg(&w.policies)
-                .arg("--manifest")
-                .arg(&manifest)
-                .arg("--mutate"),
-        );
+        let outcome = evaluate(&w.lab, &w.policies, "--manifest", &manifest, &["--mutate"]);
         assert_eq!(
             outcome.code,
             Some(if allowed { 0 } else { 1 }),
@@ -475,15 +479,7 @@ fn evaluate_decides_manifests_locally_like_the_server() {
     let bad = deployment(&w.lab, "bad", &[w.unsigned.by_tag()]);
     let stream = format!("{service}\n---\n{good}\n---\n{bad}\n");
     let manifest = w.lab.file("stream.yaml", stream);
-    let outcome = Outcome::run(
-        w.lab
-            .sigward()
-            .arg("evaluate")
-            .arg("--policy")
-            .arg(&w.policies)
-            .arg("--manifest")
-            .arg(&manifest),
-    );
+    let outcome = evaluate(&w.lab, &w.policies, "--manifest", &manifest, &[]);
     assert_eq!(outcome.code, Some(1), "{outcome:?}");
     for line in [
         "skipping Service/svc",
@@ -503,15 +499,7 @@ fn evaluate_decides_manifests_locally_like_the_server() {
         "review.json",
         admission_review(&object, "uid-file", None).to_string(),
     );
-    let outcome = Outcome::run(
-        w.lab
-            .sigward()
-            .arg("evaluate")
-            .arg("--policy")
-            .arg(&w.policies)
-            .arg("--request")
-            .arg(&review),
-    );
+    let outcome = evaluate(&w.lab, &w.policies, "--request", &review, &[]);
     assert_eq!(outcome.code, Some(0), "{outcome:?}");
     let local: Value = serde_json::from_str(&outcome.stdout).expect("JSON");
     assert_eq!(local["response"]["uid"], "uid-file");
@@ -568,22 +556,15 @@ spec:
         .expect("policy");
         dir
     };
-    let evaluate = |policies: &PathBuf, image: &Image| {
+    let evaluate_image = |policies: &PathBuf, image: &Image| {
         let object = deployment(&lab, "attested", &[image.by_digest()]);
         let manifest = lab.file("manifest.json", object.to_string());
-        Outcome::run(
-            lab.sigward()
-                .arg("evaluate")
-                .arg("--policy")
-                .arg(policies)
-                .arg("--manifest")
-                .arg(&manifest),
-        )
+        evaluate(&lab, policies, "--manifest", &manifest, &[])
     };
     let cue = policy("cue", "predicate: Data: =~\"^release-approved$\"");
-    let outcome = evaluate(&cue, &approved);
+    let outcome = evaluate_image(&cue, &approved);
     assert_eq!(outcome.code, Some(0), "{outcome:?}");
-    let outcome = evaluate(&cue, &pending);
+    let outcome = evaluate_image(&cue, &pending);
     assert_eq!(outcome.code, Some(1), "{outcome:?}");
     assert!(
         outcome.stdout.contains("condition-unmet: predicate.Data"),
@@ -599,7 +580,7 @@ spec:
     }
     // Rego is not evaluated: fail closed.
     let rego = policy("rego", "package sigstore");
-    let outcome = evaluate(&rego, &approved);
+    let outcome = evaluate_image(&rego, &approved);
     assert_eq!(outcome.code, Some(1), "{outcome:?}");
     assert!(
         outcome.stdout.contains("condition-unsupported"),
@@ -671,19 +652,12 @@ fn signatures_kept_in_another_repository_are_found_through_source_oci() {
         &format!("  - name: team-key\n    source:\n    - oci: {store}\n"),
     );
     fs::write(policies.join("policy.yaml"), with_source).expect("policy");
-    let evaluate = |dir: &PathBuf| {
+    let evaluate_with = |dir: &PathBuf| {
         let object = deployment(&lab, "elsewhere", &[image.by_tag()]);
         let manifest = lab.file("manifest.json", object.to_string());
-        Outcome::run(
-            lab.sigward()
-                .arg("evaluate")
-                .arg("--policy")
-                .arg(dir)
-                .arg("--manifest")
-                .arg(&manifest),
-        )
+        evaluate(&lab, dir, "--manifest", &manifest, &[])
     };
-    let outcome = evaluate(&policies);
+    let outcome = evaluate_with(&policies);
     assert_eq!(outcome.code, Some(0), "{outcome:?}");
 
     // Without `source`, the image's own repository has no signature.
@@ -694,7 +668,7 @@ fn signatures_kept_in_another_repository_are_found_through_source_oci() {
         key_policy("signed-here", &glob, &key, "enforce"),
     )
     .expect("policy");
-    let outcome = evaluate(&plain);
+    let outcome = evaluate_with(&plain);
     assert_eq!(outcome.code, Some(1), "{outcome:?}");
     assert!(
         outcome.stdout.contains("no-signatures"),

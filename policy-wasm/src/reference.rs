@@ -5,15 +5,20 @@
 /// Docker Hub's canonical registry host.
 const DOCKER_HUB: &str = "index.docker.io";
 
-/// The repository part of a reference (`registry/path` without tag or digest), normalised.
-pub fn repository(reference: &str) -> String {
+/// The reference without its tag and digest, as written (`host:5000/app:v1` → `host:5000/app`).
+pub fn name(reference: &str) -> &str {
     let name = reference.split('@').next().unwrap_or(reference);
     // A ':' after the last '/' starts a tag; one before it is a registry port.
-    let name = match (name.rfind(':'), name.rfind('/')) {
+    match (name.rfind(':'), name.rfind('/')) {
         (Some(colon), Some(slash)) if colon > slash => name.get(..colon).unwrap_or(name),
         (Some(colon), None) => name.get(..colon).unwrap_or(name),
         _ => name,
-    };
+    }
+}
+
+/// The repository part of a reference (`registry/path` without tag or digest), normalised.
+pub fn repository(reference: &str) -> String {
+    let name = name(reference);
     let (first, rest) = name.split_once('/').unwrap_or(("", name));
     let has_registry = first.contains('.') || first.contains(':') || first == "localhost";
     if !has_registry {

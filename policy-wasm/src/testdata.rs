@@ -4,7 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
+
+use crate::digest::Digest;
+use crate::fetch::Layer;
+use crate::image::SIGNATURE_ANNOTATION;
 
 /// The conformance directory.
 pub(crate) fn conformance_dir() -> PathBuf {
@@ -30,4 +36,53 @@ pub(crate) fn b64(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .unwrap()
+}
+
+/// A file's text, or a panic naming it.
+pub(crate) fn read_text(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// `policy-wasm/tests/data/image`: cosign `.sig` layers made for the image tests (its README).
+pub(crate) fn image_vectors() -> PathBuf {
+    [env!("CARGO_MANIFEST_DIR"), "tests/data/image"]
+        .iter()
+        .collect()
+}
+
+/// A simple-signing `.sig` layer from a case directory holding `payload` and `signature`.
+pub(crate) fn sig_layer(case: &Path) -> Layer {
+    let payload = read(case.join("payload"));
+    let annotations = BTreeMap::from([(
+        SIGNATURE_ANNOTATION.to_owned(),
+        read_text(case.join("signature")),
+    )]);
+    simple_signing_layer(payload, annotations)
+}
+
+/// `../shared/fixtures/legacy-keyless`: real keyless `.sig` layers (see its README).
+pub(crate) fn legacy_keyless() -> PathBuf {
+    conformance_dir().join("../fixtures/legacy-keyless")
+}
+
+/// A legacy keyless case: the image it signs (`repository@digest`) and its `.sig` layer with
+/// the annotations copied verbatim.
+pub(crate) fn legacy_keyless_case(case: &Path) -> (String, Layer) {
+    let annotations: BTreeMap<String, String> =
+        serde_json::from_slice(&read(case.join("annotations.json"))).unwrap();
+    let image = read_text(case.join("image.txt")).trim().to_owned();
+    (
+        image,
+        simple_signing_layer(read(case.join("payload.json")), annotations),
+    )
+}
+
+fn simple_signing_layer(payload: Vec<u8>, annotations: BTreeMap<String, String>) -> Layer {
+    Layer {
+        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        digest: Digest::of(&payload).to_string(),
+        annotations,
+        payload,
+    }
 }

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::authority::{Identity, Matcher};
+use crate::authority::Identity;
 use crate::cert::Signer;
+use crate::cert::identity::{check_identity, describe_identity};
 use crate::image::VerifyRequest;
 use crate::policy::cue::Condition;
 use crate::policy::{
@@ -419,19 +420,17 @@ fn judge(
         satisfies(condition, &verification.statements)?;
     }
     if let Some(identity) = identity {
-        let matched = verification.signers.iter().flatten().any(|signer| {
-            matches(&identity.issuer, signer.issuer.as_deref().unwrap_or(""))
-                && signer
-                    .subject_alternative_names
-                    .iter()
-                    .any(|san| matches(&identity.subject, san))
-        });
+        let wanted = std::slice::from_ref(identity);
+        let matched = verification
+            .signers
+            .iter()
+            .flatten()
+            .any(|signer| check_identity(signer, wanted).is_ok());
         if !matched {
             return Err(format!(
                 "identity-mismatch: no verified signature by the identity the pod's annotations \
-                 demand (issuer {}, subject {})",
-                show(&identity.issuer),
-                show(&identity.subject)
+                 demand ({})",
+                describe_identity(identity)
             ));
         }
     }
@@ -476,19 +475,4 @@ fn satisfies(policy: &ConditionPolicy, statements: &[String]) -> Result<(), Stri
         "condition-unmet: {}",
         first.unwrap_or_else(|| "no verified statement to check".to_owned())
     ))
-}
-
-/// Annotation identities are exact, or "anything" when one half is not given.
-fn matches(matcher: &Matcher, value: &str) -> bool {
-    match matcher {
-        Matcher::Exact(expected) => expected == value,
-        Matcher::Regexp(pattern) => pattern == ".*",
-    }
-}
-
-fn show(matcher: &Matcher) -> String {
-    match matcher {
-        Matcher::Exact(value) => format!("{value:?}"),
-        Matcher::Regexp(_) => "any".to_owned(),
-    }
 }

@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 pub use decide::{
     Decision, Failure, ImageVerdict, MAX_STATEMENT_BYTES, Outcome, PatchOp, Verification,
 };
-pub use plan::{Plan, Resolution, name, pinned_digest};
+pub use plan::{Plan, Resolution, pinned_digest};
 pub use response::{provider_error, provider_keys, review_error};
 pub use review::{ContainerList, Resource, Review, Site};
 

@@ -9,6 +9,7 @@ use crate::image::VerifyRequest;
 use crate::policy::{
     ClusterImagePolicy, LabelExpression, MatchResource, Mode, PolicyAuthority, PolicyLanguage,
 };
+use crate::reference;
 
 use super::review::{Resource, Review};
 use super::{Settings, TagHandling};
@@ -127,7 +128,7 @@ impl Plan {
             return None;
         }
         match resolutions.get(image) {
-            Some(Ok(digest)) => Some(format!("{}@{digest}", name(image))),
+            Some(Ok(digest)) => Some(format!("{}@{digest}", reference::name(image))),
             _ => None,
         }
     }
@@ -183,16 +184,6 @@ pub fn pinned_digest(image: &str) -> Option<&str> {
     let hex = digest.strip_prefix("sha256:")?;
     (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
         .then_some(digest)
-}
-
-/// The reference without its tag and digest, as written (`host:5000/app:v1` → `host:5000/app`).
-pub fn name(image: &str) -> &str {
-    let name = image.split('@').next().unwrap_or(image);
-    match (name.rfind(':'), name.rfind('/')) {
-        (Some(colon), Some(slash)) if colon > slash => name.get(..colon).unwrap_or(name),
-        (Some(colon), None) => name.get(..colon).unwrap_or(name),
-        _ => name,
-    }
 }
 
 fn language(language: PolicyLanguage) -> &'static str {

@@ -201,15 +201,8 @@ impl Review {
             .get("kind")
             .and_then(Value::as_str)
             .ok_or_else(|| fail("the object has no kind".to_owned()))?;
-        let (_, plural, group, _) = KINDS
-            .iter()
-            .find(|(name, ..)| *name == kind)
-            .ok_or_else(|| fail(unknown_kind(kind)))?;
-        let version = object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .and_then(|v| v.rsplit('/').next())
-            .unwrap_or("v1");
+        let (plural, group, _) = workload(kind).map_err(fail)?;
+        let version = api_version(object);
         let meta = |field: &str| object.pointer(&format!("/metadata/{field}")).cloned();
         Ok(serde_json::json!({
             "apiVersion": "admission.k8s.io/v1",
@@ -248,23 +241,15 @@ impl Review {
     }
 
     fn read_object(&mut self, kind: &str, object: &Value) -> Result<(), String> {
-        let (_, plural, group, template) = KINDS
-            .iter()
-            .find(|(name, ..)| *name == kind)
-            .ok_or_else(|| unknown_kind(kind))?;
+        let (plural, group, template) = workload(kind)?;
         if !object.is_object() {
             return Err("the object is not a JSON object".to_owned());
         }
         if self.resource.resource.is_empty() {
             self.resource = Resource {
-                group: (*group).to_owned(),
-                version: object
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|v| v.rsplit('/').next())
-                    .unwrap_or("v1")
-                    .to_owned(),
-                resource: (*plural).to_owned(),
+                group: group.to_owned(),
+                version: api_version(object).to_owned(),
+                resource: plural.to_owned(),
             };
         }
         let meta = |pointer: &str| string_map(object.pointer(pointer));
@@ -364,11 +349,27 @@ impl Review {
     }
 }
 
-fn unknown_kind(kind: &str) -> String {
-    format!(
-        "kind {kind:?} is not a workload sigward checks (Pod, Deployment, ReplicaSet, \
-         StatefulSet, DaemonSet, Job, CronJob, ReplicationController)"
-    )
+/// The plural resource, group and pod template pointer of a workload kind.
+fn workload(kind: &str) -> Result<(&'static str, &'static str, &'static str), String> {
+    KINDS
+        .iter()
+        .find(|(name, ..)| *name == kind)
+        .map(|&(_, plural, group, template)| (plural, group, template))
+        .ok_or_else(|| {
+            format!(
+                "kind {kind:?} is not a workload sigward checks (Pod, Deployment, ReplicaSet, \
+                 StatefulSet, DaemonSet, Job, CronJob, ReplicationController)"
+            )
+        })
+}
+
+/// The version part of the object's `apiVersion` (`apps/v1` → `v1`).
+fn api_version(object: &Value) -> &str {
+    object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|v| v.rsplit('/').next())
+        .unwrap_or("v1")
 }
 
 /// A `map[string]string` field (labels, annotations); absent is empty.

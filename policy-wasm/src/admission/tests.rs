@@ -1,26 +1,21 @@
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::digest::Digest;
 use crate::fetch::{FetchError, Kinds, Layer, Material, Resolved};
-use crate::image::SIGNATURE_ANNOTATION;
+use crate::reference::name;
 
 const SIGNED: &str = "registry.test/team/app:v1";
 const UNSIGNED: &str = "registry.test/team/unsigned:v1";
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-fn data() -> PathBuf {
-    [env!("CARGO_MANIFEST_DIR"), "tests/data/image"]
-        .iter()
-        .collect()
-}
+use crate::testdata::{image_vectors as data, legacy_keyless, legacy_keyless_case, sig_layer};
 
 fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    crate::testdata::read_text(path)
 }
 
 /// Two repositories: `team/app` signed by `key.pub` (a real cosign signature of [`DIGEST`]),
@@ -47,17 +42,9 @@ impl Fetch for Registry {
         self.calls.push(format!("attached {image}"));
         let mut material = Material::default();
         if image.contains("team/app") && digest == DIGEST {
-            let case = data().join("cosign-tagless");
-            let payload = std::fs::read(case.join("payload")).unwrap();
-            material.signatures.push(Layer {
-                media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
-                digest: Digest::of(&payload).to_string(),
-                annotations: BTreeMap::from([(
-                    SIGNATURE_ANNOTATION.to_owned(),
-                    read(&case.join("signature")),
-                )]),
-                payload,
-            });
+            material
+                .signatures
+                .push(sig_layer(&data().join("cosign-tagless")));
         }
         Ok(material)
     }
@@ -526,21 +513,8 @@ struct Keyless {
 
 impl Keyless {
     fn new(case: &str) -> Self {
-        let dir = crate::testdata::conformance_dir()
-            .join("../fixtures/legacy-keyless")
-            .join(case);
-        let payload = std::fs::read(dir.join("payload.json")).unwrap();
-        let annotations: BTreeMap<String, String> =
-            serde_json::from_slice(&std::fs::read(dir.join("annotations.json")).unwrap()).unwrap();
-        Self {
-            image: read(&dir.join("image.txt")).trim().to_owned(),
-            layer: Layer {
-                media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
-                digest: Digest::of(&payload).to_string(),
-                annotations,
-                payload,
-            },
-        }
+        let (image, layer) = legacy_keyless_case(&legacy_keyless().join(case));
+        Self { image, layer }
     }
 }
 

@@ -174,7 +174,8 @@ fn compile(matcher: &Matcher) -> Result<Compiled<'_>, CertError> {
     }
 }
 
-fn describe_identity(identity: &Identity) -> String {
+/// `subject "…" issuer ~"…"`: an identity as messages show it (`~` marks a regexp).
+pub(crate) fn describe_identity(identity: &Identity) -> String {
     fn describe(matcher: &Matcher) -> String {
         match matcher {
             Matcher::Exact(text) => format!("{text:?}"),

@@ -1,5 +1,4 @@
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::*;
 use crate::authority::Matcher;
@@ -10,14 +9,12 @@ use crate::verdict::Outcome;
 const IMAGE: &str = "registry.test/team/app:v1";
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-fn data() -> PathBuf {
-    [env!("CARGO_MANIFEST_DIR"), "tests/data/image"]
-        .iter()
-        .collect()
-}
+use crate::testdata::{
+    image_vectors as data, legacy_keyless, legacy_keyless_case, sig_layer as layer,
+};
 
 fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    crate::testdata::read_text(path)
 }
 
 /// An in-memory source: one image with the given `.sig` layers.
@@ -53,20 +50,6 @@ impl Fetch for Memory {
         });
         std::fs::read(format!("{dir}/trust/{name}/trusted_root.json"))
             .map_err(|e| FetchError::NotFound(e.to_string()))
-    }
-}
-
-fn layer(case: &Path) -> Layer {
-    let payload = std::fs::read(case.join("payload")).unwrap();
-    let annotations = BTreeMap::from([(
-        SIGNATURE_ANNOTATION.to_owned(),
-        read(&case.join("signature")),
-    )]);
-    Layer {
-        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
-        digest: Digest::of(&payload).to_string(),
-        annotations,
-        payload,
     }
 }
 
@@ -255,14 +238,6 @@ fn host_digest_is_not_trusted_blindly() {
     assert_eq!(err.reason(), Reason::FetchInvalid);
 }
 
-/// `../shared/fixtures/legacy-keyless`: real keyless `.sig` layers (see its README).
-fn legacy_keyless() -> PathBuf {
-    let conformance = std::env::var("SIGWARD_CONFORMANCE_DIR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance").to_owned()
-    });
-    Path::new(&conformance).join("../fixtures/legacy-keyless")
-}
-
 /// `key: value` lines of an `expect.txt`.
 fn expectation(case: &Path, key: &str) -> Option<String> {
     read(&case.join("expect.txt")).lines().find_map(|line| {
@@ -273,17 +248,8 @@ fn expectation(case: &Path, key: &str) -> Option<String> {
 
 /// The fixture's layer and a source that serves it for the image it names.
 fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
-    let payload = std::fs::read(case.join("payload.json")).unwrap();
-    let annotations: BTreeMap<String, String> =
-        serde_json::from_slice(&std::fs::read(case.join("annotations.json")).unwrap()).unwrap();
-    let image = read(&case.join("image.txt")).trim().to_owned();
+    let (image, layer) = legacy_keyless_case(case);
     let (repository, digest) = image.split_once('@').unwrap();
-    let layer = Layer {
-        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
-        digest: Digest::of(&payload).to_string(),
-        annotations,
-        payload,
-    };
     let source = Memory {
         repository: Some(repository.to_owned()),
         layers: vec![layer],

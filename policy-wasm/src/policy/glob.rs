@@ -142,11 +142,8 @@ pub fn qualified_name(image: &str) -> String {
     if let Some((_, digest)) = image.split_once('@') {
         return format!("{repository}@{digest}");
     }
-    // A ':' after the last '/' starts a tag; one before it is a registry port.
-    let tag = match (image.rfind(':'), image.rfind('/')) {
-        (Some(colon), Some(slash)) if colon > slash => image.get(colon..),
-        (Some(colon), None) => image.get(colon..),
-        _ => None,
-    };
+    let tag = image
+        .get(reference::name(image).len()..)
+        .filter(|tag| !tag.is_empty());
     format!("{repository}{}", tag.unwrap_or(":latest"))
 }
