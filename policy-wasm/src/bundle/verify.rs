@@ -2,14 +2,39 @@
 //!
 //! Steps, in order; each failure has its own error:
 //! 0. shape: exactly one tlog entry, at most 32 timestamps, no root certificate in the chain;
-//! 1. transparency log: known log, inclusion proof and signed checkpoint (v0.2+), signed entry
-//!    timestamp (required for v0.1, and for v0.2+ unless a timestamp is present);
-//! 2. verified times: the SET's integrated time and every RFC 3161 timestamp (all must verify);
+//! 1. transparency log: the entry's `logId` names a trusted log, the inclusion proof and a
+//!    checkpoint signed by that same log (v0.2+), the signed entry timestamp (required for v0.1,
+//!    and for v0.2+ unless a timestamp is present) with the log key valid at its time;
+//! 2. verified times: the SET's integrated time and every RFC 3161 timestamp (all must verify),
+//!    the log key valid at each timestamp;
 //! 3. signer: the leaf chains to a trusted Fulcio CA at every verified time, carries a valid
 //!    SCT and the wanted identity; or the bundle is key-signed and a key was given;
 //! 4. signature: over the artifact (message) or over PAE (DSSE), with the artifact digest
 //!    matching `messageDigest` or an in-toto subject;
 //! 5. entry consistency: the logged body describes exactly this signature, artifact and signer.
+//!
+//! # Who vouches for each field
+//!
+//! A bundle is untrusted bytes; a field counts only for what a verified signature covers.
+//! Unsigned fields are hints: they may pick *where to look*, never *whether to check*. The
+//! table test in `bundle/tests/fields.rs` alters each one.
+//!
+//! | field | covered by | trusted for |
+//! | --- | --- | --- |
+//! | `mediaType` | nothing | which evidence is required (v0.1: SET; v0.2+: inclusion proof and checkpoint, and a SET unless timestamps date the entry); every version's set is sufficient on its own |
+//! | `verificationMaterial.publicKey.hint` | nothing | nothing: the key comes from the verifier |
+//! | `x509CertificateChain` / `certificate` | the chain to a trusted CA | the first certificate is the leaf; the rest only help build a path, never end it; a root among them rejects |
+//! | `tlogEntries[].logId` | the SET (v1); nothing (v2) | naming the log; it must be a trusted log, and that log must have signed the checkpoint (step 1), and its key must be valid at every verified time (steps 1–2) |
+//! | `logIndex` | the SET | nothing without a SET: the inclusion proof's own index is what the tree checks |
+//! | `integratedTime` | the SET | a verified time only with a verified SET; otherwise ignored |
+//! | `kindVersion` | nothing | nothing: it must equal the logged body's `kind`/`apiVersion` (step 5) |
+//! | `canonicalizedBody` | the Merkle leaf, the SET | what was logged: must describe this signature, artifact and signer |
+//! | `inclusionProof.{logIndex,treeSize,rootHash,hashes}` | the checkpoint via the audit path | inclusion of the body |
+//! | `inclusionProof.checkpoint` | the entry's log's signature | tree size and root hash; extension lines are signed but carry no meaning here |
+//! | `timestampVerificationData` | each TSA's signature | a verified time each |
+//! | `messageSignature.messageDigest` | nothing | must equal the artifact's digest |
+//! | `dsseEnvelope.payloadType`, `payload` | the signature (PAE) | the in-toto statement |
+//! | `dsseEnvelope.signatures[].keyid` | nothing | nothing |
 //!
 //! This module never performs I/O.
 
@@ -27,7 +52,7 @@ use crate::keys::{PublicKey, SignatureError};
 use crate::sct::{self, SctError};
 use crate::time::{UnixTime, format_rfc3339};
 use crate::tlog::{self, SetPayload, TlogError};
-use crate::trust_root::TrustedRoot;
+use crate::trust_root::{TransparencyLog, TrustedRoot};
 use crate::tsa::{self, TsaError};
 use crate::verdict::Trail;
 
@@ -221,9 +246,9 @@ pub fn verify(
 
     // 1. Transparency log.
     let signature = bundle.signature().unwrap_or_default();
-    let integrated = match entry {
+    let logged = match entry {
         Some(entry) => {
-            check_tlog(bundle, entry, trust, trail).map_err(|e| fail(trail, "tlog", e))?
+            Some(check_tlog(bundle, entry, trust, trail).map_err(|e| fail(trail, "tlog", e))?)
         }
         None => {
             trail.skip("tlog", "transparency log ignored by request");
@@ -232,13 +257,14 @@ pub fn verify(
     };
 
     // 2. Verified times.
-    let mut times: Vec<UnixTime> = integrated.into_iter().collect();
+    let mut times: Vec<UnixTime> = logged.and_then(|(_, at)| at).into_iter().collect();
     for response in &bundle.timestamps {
         let at = tsa::verify_timestamp(response, signature, &trust.timestamp_authorities)
             .map_err(|e| fail(trail, "timestamp", e.into()))?;
-        // Rekor v2 has no integrated time: its key must be valid at the timestamp instead.
-        if integrated.is_none()
-            && let Some(log) = entry.and_then(|e| trust.tlog(&e.log_id))
+        // The log that vouched for the entry must have been trusted when it was logged: without
+        // a SET (Rekor v2) the timestamps are the only verified times, so its key's `validFor`
+        // is checked at each of them (the SET's integrated time was checked in step 1).
+        if let Some((log, _)) = logged
             && !log.valid_for.contains(at)
         {
             return Err(fail(
@@ -369,13 +395,20 @@ fn parse_certificates(
     Ok((leaf, intermediates))
 }
 
-/// Step 1; returns the integrated time when a SET vouches for it.
-fn check_tlog(
+/// Step 1; returns the trusted log the entry is in, and the integrated time when a SET vouches
+/// for it.
+///
+/// The log is chosen by the entry's `logId`, which nothing signs in a Rekor v2 entry: so the
+/// checkpoint must be signed by that same log (signatures by other logs count as witnesses),
+/// and an ID no trusted log has rejects the entry rather than skipping the checks that need the
+/// log. The log key's validity at the verified times is checked by the caller once those times
+/// are known (SET: here, by [`tlog::verify_set`]).
+fn check_tlog<'t>(
     bundle: &Bundle,
     entry: &TlogEntry,
-    trust: &TrustedRoot,
+    trust: &'t TrustedRoot,
     trail: &mut Trail,
-) -> Result<Option<UnixTime>, BundleError> {
+) -> Result<(&'t TransparencyLog, Option<UnixTime>), BundleError> {
     let has_checkpoint = entry.proof.as_ref().is_some_and(|p| p.checkpoint.is_some());
     if bundle.version >= Version::V02 && !has_checkpoint {
         return Err(BundleError::MissingInclusionProof);
@@ -383,13 +416,19 @@ fn check_tlog(
     if entry.set.is_none() && (bundle.version == Version::V01 || bundle.timestamps.is_empty()) {
         return Err(BundleError::MissingInclusionPromise);
     }
+    let log = trust
+        .tlog(&entry.log_id)
+        .ok_or_else(|| TlogError::UnknownLog {
+            log_id: hex_lower(&entry.log_id),
+        })?;
     if let Some(proof) = &entry.proof {
         let leaf = format!(
             "leaf {} of {} in the tree",
             proof.log_index, proof.tree_size
         );
         match &proof.checkpoint {
-            // The audit path, the signed checkpoint, and that both name the same tree.
+            // The audit path, the checkpoint signed by the entry's log, and that both name the
+            // same tree.
             Some(checkpoint) => {
                 let proof = tlog::InclusionProof {
                     log_index: proof.log_index,
@@ -398,8 +437,12 @@ fn check_tlog(
                     hashes: &proof.hashes,
                     checkpoint,
                 };
-                let checkpoint =
-                    tlog::verify_inclusion_proof(&entry.body, &proof, &trust.tlogs, None)?;
+                let checkpoint = tlog::verify_inclusion_proof(
+                    &entry.body,
+                    &proof,
+                    core::slice::from_ref(log),
+                    None,
+                )?;
                 trail.pass("inclusion-proof", leaf);
                 trail.pass(
                     "checkpoint",
@@ -424,7 +467,7 @@ fn check_tlog(
             "signed-entry-timestamp",
             "none (Rekor v2); time comes from timestamps",
         );
-        return Ok(None);
+        return Ok((log, None));
     };
     let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &entry.body);
     let log_index = i64::try_from(entry.log_index)
@@ -440,7 +483,7 @@ fn check_tlog(
         "signed-entry-timestamp",
         format!("integrated at {}", format_rfc3339(entry.integrated_time)),
     );
-    Ok(Some(entry.integrated_time))
+    Ok((log, Some(entry.integrated_time)))
 }
 
 /// Step 4; returns the DSSE payload for DSSE bundles.
@@ -543,5 +586,14 @@ fn check_body(
             }
         }
     };
-    Ok(tlog::check_body(&entry.body, &signed, verifier)?)
+    let kind = tlog::check_body(&entry.body, &signed, verifier)?;
+    // `kindVersion` is not signed; the logged body's own kind is what the log vouched for, and
+    // a bundle that says otherwise is not describing this entry.
+    if (entry.kind.as_str(), entry.version.as_str()) != kind {
+        return Err(TlogError::BodyMismatch {
+            field: "kindVersion",
+        }
+        .into());
+    }
+    Ok(kind)
 }

@@ -47,7 +47,8 @@ const HANDLED_CRITICAL: [ObjectIdentifier; 7] = [
 /// Checks, in order: at most [`MAX_INTERMEDIATES`] intermediates; the leaf is valid at `at`
 /// (closed interval), is not a CA, has the digitalSignature key usage (for
 /// [`Usage::CodeSigning`]) and the extended key usage of `usage`; then for each authority, a
-/// path whose every issuer has the child's issuer name, verifies the child's signature, is
+/// path whose every issuer has the child's issuer name, verifies the child's signature, (for
+/// the leaf's issuer) has a validity that contains the leaf's, is
 /// valid at `at`, is a CA (basicConstraints cA, keyCertSign when a key usage is present,
 /// path length), does not restrict the extended key usage away from `usage`, and has no
 /// unhandled critical extension; finally the authority's `validFor` contains `at`.
@@ -295,6 +296,17 @@ impl<'a> Search<'a> {
             if !self.verifies(child_index, index) {
                 continue;
             }
+            // The leaf lives within its issuer's validity: an issuer valid today cannot date a
+            // leaf to a time it did not exist at (a back-dated leaf would dodge checks keyed on
+            // time, like the pre-2022 SCT exemption).
+            if child_index == 0 && !within(child, issuer) {
+                self.note(CertError::OutsideIssuerValidity {
+                    issuer: issuer.subject(),
+                    not_before: child.not_before(),
+                    not_after: child.not_after(),
+                });
+                continue;
+            }
             // Intermediates between this issuer and the leaf, for its path length.
             let below = path.len().saturating_sub(1);
             if let Err(err) = check_issuer(issuer, self.at, self.usage, below) {
@@ -339,6 +351,11 @@ impl<'a> Search<'a> {
             self.failure = Some(err);
         }
     }
+}
+
+/// Whether `child`'s validity interval lies inside `issuer`'s.
+fn within(child: &Certificate, issuer: &Certificate) -> bool {
+    issuer.not_before() <= child.not_before() && child.not_after() <= issuer.not_after()
 }
 
 /// Checks a certificate that issued another one in the path, `below` intermediates above

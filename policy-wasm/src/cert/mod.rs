@@ -104,6 +104,19 @@ pub enum CertError {
         /// The certificate's notAfter.
         not_after: UnixTime,
     },
+    /// The leaf's validity is not inside its issuer's: an issuer cannot vouch for a time it was
+    /// not itself valid at, so a back-dated (or over-long) leaf is refused.
+    #[error(
+        "certificate validity {not_before}..{not_after} is not within its issuer {issuer:?}'s (Unix seconds)"
+    )]
+    OutsideIssuerValidity {
+        /// The issuer's subject.
+        issuer: String,
+        /// The leaf's notBefore.
+        not_before: UnixTime,
+        /// The leaf's notAfter.
+        not_after: UnixTime,
+    },
     /// The leaf is a CA certificate (FORMATS.md §2.5 step 0).
     #[error("leaf certificate is a CA certificate")]
     LeafIsCa,

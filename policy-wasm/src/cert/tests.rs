@@ -596,3 +596,87 @@ fn parses_pem_chains_with_and_without_trailing_newline() {
     assert_eq!(chain.len(), 2);
     assert!(chain[1].is_root() && !chain[0].is_root() && chain[0].is_ca());
 }
+
+/// Certificates made here with rcgen, for validity windows no real Fulcio certificate has
+/// (issue 8, item 5: a leaf back-dated before its issuer existed).
+mod generated {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose, date_time_ymd,
+    };
+
+    use super::*;
+    use crate::trust_root::Validity;
+
+    /// 2024-01-01T00:00:00Z.
+    const AT: UnixTime = 1_704_067_200;
+
+    struct Pki {
+        authority: CertificateAuthority,
+        ca_params: CertificateParams,
+        ca_key: KeyPair,
+    }
+
+    /// A CA valid 2023-01-01 to 2030-01-01, trusted from 2023 on.
+    fn pki() -> Pki {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "generated CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        ca_params.not_before = date_time_ymd(2023, 1, 1);
+        ca_params.not_after = date_time_ymd(2030, 1, 1);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let authority = CertificateAuthority {
+            common_name: "generated CA".to_owned(),
+            uri: String::new(),
+            chain: vec![ca.der().to_vec()],
+            valid_for: Validity {
+                start: 1_672_531_200,
+                end: None,
+            },
+        };
+        Pki {
+            authority,
+            ca_params,
+            ca_key,
+        }
+    }
+
+    /// A code-signing leaf valid from `(y, m, d)` to `until`.
+    fn leaf(pki: &Pki, from: (i32, u8, u8), until: (i32, u8, u8)) -> Certificate {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["signer@example.com".to_owned()]).unwrap();
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        params.not_before = date_time_ymd(from.0, from.1, from.2);
+        params.not_after = date_time_ymd(until.0, until.1, until.2);
+        let issuer = Issuer::from_params(&pki.ca_params, &pki.ca_key);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        Certificate::from_der(cert.der()).unwrap()
+    }
+
+    #[test]
+    fn leaf_validity_must_lie_within_its_issuers() {
+        let pki = pki();
+        let authorities = [pki.authority.clone()];
+        let chain =
+            |leaf: &Certificate| verify_chain(leaf, &[], &authorities, AT, Usage::CodeSigning);
+        // Inside: verifies.
+        assert!(chain(&leaf(&pki, (2023, 6, 1), (2025, 1, 1))).is_ok());
+        // Each way out of the issuer's window, though valid at `AT`: refused.
+        for (from, until) in [
+            ((2021, 1, 1), (2025, 1, 1)), // back-dated before the CA existed
+            ((2023, 6, 1), (2031, 1, 1)), // outlives the CA
+            ((2020, 1, 1), (2035, 1, 1)), // both
+        ] {
+            let err = chain(&leaf(&pki, from, until)).unwrap_err();
+            assert!(
+                matches!(err, CertError::OutsideIssuerValidity { .. }),
+                "{from:?}..{until:?}: {err:?}"
+            );
+        }
+    }
+}

@@ -13,6 +13,27 @@
 //! 5. the claims: cosign's payload type, this image's digest, this repository, the required
 //!    annotations (for attestations: predicate type, subject digest, subject annotations);
 //! 6. the logged entry describes exactly this signature, payload and signer.
+//!
+//! # Who vouches for each field
+//!
+//! The `.sig`/`.att` manifest is found by a tag anyone with push access can move, and nothing
+//! signs its descriptors or annotations as a whole; each field counts only for what a verified
+//! signature covers:
+//!
+//! | field | covered by | trusted for |
+//! | --- | --- | --- |
+//! | the `sha256-<hex>.sig` tag | nothing | where to look; the payload must sign this image's digest (step 5) |
+//! | layer `digest` | the layer bytes (step 1) | nothing else: the bytes are what is checked |
+//! | layer `mediaType` | nothing | nothing: the payload is parsed as what the manifest kind requires |
+//! | `dev.cosignproject.cosign/signature` | is the signature | checked over the exact payload bytes (step 2/4) |
+//! | `dev.sigstore.cosign/bundle` | the SET inside it | the log entry and its integrated time (a verified time only once the SET verifies) |
+//! | `dev.sigstore.cosign/certificate` | the chain to a trusted CA | the signer's key and identity |
+//! | `dev.sigstore.cosign/chain` | nothing | path building only: roots in it are dropped, the trust root's CAs end every path |
+//! | payload `critical.identity.docker-reference` | the signature | the repository (step 5) |
+//! | payload `optional` | the signature | the `-a` annotations a policy requires |
+//!
+//! The pre-2022 exemption from embedded SCTs is keyed on the SET's verified time and on the
+//! issuing CA's age, never on the leaf's own `notBefore` (see `issued_before_ct`).
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -97,7 +118,9 @@ fn run<'a>(
     // 4. An authority verifies the signature.
     let time = rekor
         .as_ref()
-        .map_or(context.request.at, |r| r.integrated_time);
+        .map_or(SigningTime::Unlogged(context.request.at), |r| {
+            SigningTime::Logged(r.integrated_time)
+        });
     let mut failures = Vec::new();
     let mut verified = None;
     for signer in context.authorities {
@@ -276,6 +299,39 @@ fn check_set(
     }
 }
 
+/// When a signature was made, as far as the verifier knows.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum SigningTime {
+    /// The integrated time of a verified signed entry timestamp.
+    Logged(UnixTime),
+    /// No verified time: the request's time (the log was ignored).
+    Unlogged(UnixTime),
+}
+
+impl SigningTime {
+    fn at(self) -> UnixTime {
+        match self {
+            Self::Logged(at) | Self::Unlogged(at) => at,
+        }
+    }
+}
+
+/// Whether a leaf may lack an embedded SCT: Fulcio embedded SCTs from early 2022 on, so only a
+/// signature that the log dates (a verified SET, never the leaf's own `notBefore`, which its
+/// issuer chooses) before then, by a leaf whose issuing CA was itself issued before then,
+/// is exempt. [`cert::verify_chain`] has already checked that the leaf was valid at that time
+/// and that its validity lies within its issuer's, so a leaf back-dated by today's
+/// intermediates cannot qualify.
+pub(super) fn issued_before_ct(time: SigningTime, path: &[Certificate]) -> bool {
+    let SigningTime::Logged(at) = time else {
+        return false;
+    };
+    at < SCT_REQUIRED_FROM
+        && path
+            .get(1)
+            .is_some_and(|issuer| issuer.not_before() < SCT_REQUIRED_FROM)
+}
+
 /// Who verified a signature, as the log entry must name them.
 enum Verifier {
     Certificate(Vec<u8>),
@@ -288,7 +344,7 @@ fn check_signer(
     signer: &Authority<'_>,
     layer: &Layer,
     signed: &Signed,
-    time: UnixTime,
+    time: SigningTime,
 ) -> Result<(Verifier, Option<Signer>), (Reason, String)> {
     let verify_any = |key: &crate::keys::PublicKey| {
         let mut last = None;
@@ -347,13 +403,13 @@ fn check_signer(
                 &leaf,
                 &intermediates,
                 &root.certificate_authorities,
-                time,
+                time.at(),
                 Usage::CodeSigning,
             )
             .map_err(cert_error(Reason::CertificateInvalid))?;
             match sct::verify_embedded_sct(&path, &root.ctlogs) {
                 Ok(_) => {}
-                Err(SctError::Missing) if leaf.not_before() < SCT_REQUIRED_FROM => {}
+                Err(SctError::Missing) if issued_before_ct(time, &path) => {}
                 Err(err) => return Err((Reason::SctInvalid, err.to_string())),
             }
             let identity = leaf

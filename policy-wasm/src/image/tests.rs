@@ -356,3 +356,47 @@ fn legacy_keyless_rejects_another_identity_and_staging() {
     assert!(!report.verified());
     assert_eq!(report.reason(), Some(Reason::TlogInvalid));
 }
+
+/// Issue 8, item 5: the pre-2022 SCT exemption is keyed on the log's verified time and the
+/// issuing CA's age, never on anything the leaf says about itself.
+#[test]
+fn sct_exemption_needs_a_logged_time_and_an_old_issuer() {
+    use crate::cert::Certificate;
+    use legacy::{SigningTime, issued_before_ct};
+
+    let root = crate::cert::tests::root("production");
+    let first = |pred: fn(&Certificate) -> bool| {
+        root.certificate_authorities
+            .iter()
+            .flat_map(|ca| ca.chain.iter())
+            .map(|der| Certificate::from_der(der).unwrap())
+            .find(pred)
+            .unwrap()
+    };
+    // The 2021 Fulcio root issued leaves without SCTs; the 2022 intermediate never did.
+    let fulcio_2021 = first(|c| c.not_before() < 1_640_995_200);
+    let intermediate_2022 = first(|c| c.not_before() > 1_640_995_200 && !c.is_root());
+    let leaf = first(|_| true);
+    let mid_2021 = 1_625_097_600; // 2021-07-01
+    let mid_2023 = 1_688_169_600; // 2023-07-01
+    let cases = [
+        (SigningTime::Logged(mid_2021), &fulcio_2021, true),
+        (SigningTime::Logged(mid_2021), &intermediate_2022, false),
+        (SigningTime::Logged(mid_2023), &fulcio_2021, false),
+        (SigningTime::Unlogged(mid_2021), &fulcio_2021, false),
+        (SigningTime::Unlogged(mid_2023), &intermediate_2022, false),
+    ];
+    for (time, issuer, exempt) in cases {
+        let path = [leaf.clone(), issuer.clone()];
+        assert_eq!(
+            issued_before_ct(time, &path),
+            exempt,
+            "{time:?}, issuer from {}",
+            issuer.not_before()
+        );
+    }
+    assert!(!issued_before_ct(
+        SigningTime::Logged(mid_2021),
+        std::slice::from_ref(&leaf)
+    ));
+}

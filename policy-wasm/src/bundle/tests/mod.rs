@@ -1,5 +1,7 @@
 use super::*;
 
+mod fields;
+
 use crate::testdata::conformance_dir as conformance;
 
 fn bundle(case: &str) -> Vec<u8> {
