@@ -31,6 +31,8 @@ pub mod digest;
 pub mod dsse;
 pub mod error;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod image;
 pub mod keys;
 pub mod policy;
