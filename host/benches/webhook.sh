@@ -7,7 +7,13 @@
 # - first seen: one AdmissionReview per image the server has never verified (a 1-container Pod
 #   each), sent one after another on one kept-alive connection; p50 and p99 of those requests,
 #   each of which fetches the signature from the registry and verifies it;
-# - the server's peak resident memory (VmHWM) after both.
+# - the server's peak resident memory (VmHWM) after both;
+# - soak (SIGWARD_BENCH_SOAK requests, default 1,000,000; 0 skips it): the warm request again in
+#   10 s wrk rounds until that many were answered, errors counted, resident memory (VmRSS) at the
+#   start, the middle and the end;
+# - registry killed mid-load: the registry process is killed while wrk keeps the warm request
+#   going, then every image the server has not verified yet (SIGWARD_BENCH_UNSEEN, 50, kept out
+#   of the first-seen run) is asked about once: each must be denied, none allowed.
 # Everything is local: a real docker-registry on 127.0.0.1, images pushed with skopeo, signed
 # with cosign 2.5 (--tlog-upload=false) by a fresh key that a ClusterImagePolicy names, and a
 # self-signed certificate for 127.0.0.1.
@@ -23,6 +29,8 @@ skopeo=${SIGWARD_SKOPEO:-$repo/target/tools/skopeo}
 registry=${REGISTRY:-/usr/bin/docker-registry}
 duration=${SIGWARD_BENCH_DURATION:-15s}
 fresh=${SIGWARD_BENCH_FIRST_SEEN:-200}
+soak=${SIGWARD_BENCH_SOAK:-1000000}
+unseen=${SIGWARD_BENCH_UNSEEN:-50}
 jobs=$(($(nproc) * 2)) # parallel pushes and signatures while setting up
 
 # In memory when possible: the registry writes thousands of small files, and deleting them from a
@@ -79,7 +87,7 @@ done
 # 2. Distinct one-layer images in one OCI layout: app-0..2 for the Pod, fresh-0..N-1 for the
 #    first-seen requests. Layers are gzip'd so skopeo pushes the manifests unchanged
 #    (--preserve-digests checks that), and the digests computed here are the pushed ones.
-python3 - "$work/layout" "$fresh" "$host" >"$work/images" <<'PY'
+python3 - "$work/layout" "$((fresh + unseen))" "$host" >"$work/images" <<'PY'
 import gzip, hashlib, io, json, os, sys, tarfile
 root, fresh, host = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 os.makedirs(f"{root}/blobs/sha256")
@@ -123,7 +131,7 @@ awk -v layout="$work/layout" '{print "oci:" layout ":" $1, "docker://" $2}' "$wo
     xargs -n 2 -P "$jobs" "$skopeo" --policy "$work/containers-policy.json" copy -q \
         --preserve-digests --dest-tls-verify=false >"$work/push.log" 2>&1 ||
     fail "skopeo copy failed" "$work/push.log"
-echo "bench-webhook: pushed $((fresh + 3)) images in $(since "$start") s" >&2
+echo "bench-webhook: pushed $((fresh + unseen + 3)) images in $(since "$start") s" >&2
 
 # 3. A cosign key pair; every image signed by digest, no transparency log. 25 references per
 #    cosign run: each run decrypts the key (scrypt) once, which is most of its time, so signing
@@ -134,7 +142,7 @@ cut -d' ' -f3 "$work/images" |
     xargs -n 25 -P "$jobs" "$cosign" sign -y --key "$work/cosign.key" --tlog-upload=false \
         --allow-http-registry >"$work/sign.log" 2>&1 ||
     fail "cosign sign failed" "$work/sign.log"
-echo "bench-webhook: signed $((fresh + 3)) images with cosign (25 per run, $jobs runs at a time)" \
+echo "bench-webhook: signed $((fresh + unseen + 3)) images with cosign (25 per run, $jobs runs at a time)" \
     "in $(since "$start") s" >&2
 
 # 4. The policy: everything in this registry needs a signature by that key.
@@ -289,3 +297,60 @@ print(f"| {what}: p99 latency | {rank(99):.2f} ms | ≤ 20 ms |")
 print(f"| webhook server resident memory after the warm-cache load (VmRSS) | {mib(rss_warm)} | |")
 print(f"| webhook server peak resident memory (VmHWM) | {mib(hwm)} | ≤ 64 MiB |")
 PY
+
+# 10. Soak: the warm request in 10 s rounds until $soak were answered; RSS at start, middle, end.
+if ((soak > 0)); then
+    rss() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+    rss_start=$(rss) rss_middle='' total=0 soak_errors=0 rounds=0
+    while ((total < soak)); do
+        BENCH_BODY=$work/reviews/pod3.json wrk -t"${SIGWARD_BENCH_THREADS:-2}" -c4 -d10s \
+            -s "$work/post.lua" "$url/validate" >"$work/soak.out" 2>&1 || fail "wrk failed" "$work/soak.out"
+        read -r requests errors < <(sed -n 's/^bench: requests=\([0-9]*\) .* errors=\([0-9]*\)$/\1 \2/p' "$work/soak.out")
+        [[ -n ${errors:-} ]] || fail "no summary from wrk" "$work/soak.out"
+        total=$((total + requests)) soak_errors=$((soak_errors + errors)) rounds=$((rounds + 1))
+        if [[ -z $rss_middle ]] && ((total >= soak / 2)); then rss_middle=$(rss); fi
+    done
+    rss_end=$(rss)
+    mib() { python3 -c "import sys; print(f'{int(sys.argv[1]) / 1024:.1f} MiB')" "$1"; }
+    echo "| soak: warm \`/validate\` requests answered ($rounds rounds of 10 s, wrk -c4) | $(printf "%'d" "$total") | ≥ $(printf "%'d" "$soak") |"
+    echo "| soak: errors (non-2xx or socket) | $soak_errors | 0 |"
+    echo "| soak: server resident memory (VmRSS) at start / middle / end | $(mib "$rss_start") / $(mib "$rss_middle") / $(mib "$rss_end") | flat |"
+    ((soak_errors == 0)) || fail "the soak saw $soak_errors errors" "$work/server.log"
+fi
+
+# 11. Registry killed mid-load: wrk keeps the warm (cached) request going while the registry is
+#     killed; then each image the server has not verified yet is asked about once.
+if ((unseen > 0)); then
+    BENCH_BODY=$work/reviews/pod3.json wrk -t1 -c2 -d6s -s "$work/post.lua" "$url/validate" \
+        >"$work/kill.out" 2>&1 &
+    wrk_pid=$!
+    sleep 2
+    kill "${pids[0]}" && wait "${pids[0]}" 2>/dev/null || true
+    {
+        printf 'url = "%s/healthz"\ncacert = "%s"\noutput = "/dev/null"\n' "$url" "$work/tls.crt"
+        for ((i = fresh; i < fresh + unseen; i++)); do
+            printf 'next\nurl = "%s/validate"\ncacert = "%s"\nheader = "Content-Type: application/json"\n' \
+                "$url" "$work/tls.crt"
+            printf 'data-binary = "@%s/reviews/fresh-%d.json"\noutput = "%s/reviews/unseen-%d.response"\n' \
+                "$work" "$i" "$work" "$i"
+        done
+    } >"$work/unseen.curl"
+    curl -sS -K "$work/unseen.curl" || fail "requests after the registry was killed failed" "$work/server.log"
+    wait "$wrk_pid" || fail "wrk failed while the registry was killed" "$work/kill.out"
+    read -r requests errors < <(sed -n 's/^bench: requests=\([0-9]*\) .* errors=\([0-9]*\)$/\1 \2/p' "$work/kill.out")
+    python3 - "$work" "$fresh" "$unseen" "${requests:-0}" "${errors:-0}" <<'PY'
+import json, sys
+work, fresh, unseen, requests, errors = sys.argv[1], *map(int, sys.argv[2:])
+allowed = denied = 0
+for i in range(fresh, fresh + unseen):
+    response = json.load(open(f"{work}/reviews/unseen-{i}.response"))["response"]
+    if response["allowed"]:
+        allowed += 1
+    else:
+        denied += 1
+print(f"| registry killed mid-load: never-verified images allowed / denied | {allowed} / {denied} | 0 / {unseen} |")
+print(f"| registry killed mid-load: warm (cached) requests meanwhile, errors | {requests:,}, {errors} | errors 0 |")
+if allowed:
+    sys.exit("an image was allowed after the registry was killed")
+PY
+fi
