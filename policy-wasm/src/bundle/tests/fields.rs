@@ -113,28 +113,14 @@ fn rows() -> Vec<Row> {
             "rekor2-happy-path",
             |b| entry(b)["kindVersion"]["version"] = json!("0.0.1"),
             none,
-            Rejected(|e| {
-                matches!(
-                    e,
-                    BundleError::Tlog(TlogError::BodyMismatch {
-                        field: "kindVersion"
-                    })
-                )
-            }),
+            Rejected(kind_version_mismatch),
         ),
         row(
             "v2 kindVersion.kind",
             "rekor2-happy-path",
             |b| entry(b)["kindVersion"]["kind"] = json!("dsse"),
             none,
-            Rejected(|e| {
-                matches!(
-                    e,
-                    BundleError::Tlog(TlogError::BodyMismatch {
-                        field: "kindVersion"
-                    })
-                )
-            }),
+            Rejected(kind_version_mismatch),
         ),
         row(
             "v2 inclusionProof.logIndex",
@@ -391,6 +377,15 @@ fn expire_log(root: &mut Value, log_id: &str) {
     let start = log["publicKey"]["validFor"]["start"].as_str().unwrap();
     let start = crate::time::parse_rfc3339(start).unwrap();
     log["publicKey"]["validFor"]["end"] = json!(crate::time::format_rfc3339(start + 86_400));
+}
+
+fn kind_version_mismatch(err: &BundleError) -> bool {
+    matches!(
+        err,
+        BundleError::Tlog(TlogError::BodyMismatch {
+            field: "kindVersion"
+        })
+    )
 }
 
 fn remove_set(bundle: &mut Value) {
