@@ -135,3 +135,54 @@ fn every_conformance_case_gives_its_verdict_with_path_and_digest() {
     );
     assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
 }
+
+/// Issue 8, item 1, through the real binary (the component): a Rekor v2 entry whose unsigned
+/// `logId` names no trusted log used to skip the log key's validity check, so a checkpoint
+/// signed by a key that had expired verified. Each alteration must be rejected by the CLI as
+/// it is by the core (`policy-wasm/src/bundle/tests/fields.rs` has the whole table).
+#[test]
+fn rekor_v2_entry_log_is_identified_by_its_signer() {
+    let case = conformance_dir().join("bundle-verify/rekor2-happy-path");
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("bundle.sigstore.json")).unwrap()).unwrap();
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("trusted_root.json")).unwrap()).unwrap();
+    let v2_log = "8w1amZ2S5mJIQkQmPxdMuOrL/oJkvFg9MnQXmeOCXck=";
+    let unknown_log_id = "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=";
+    let expired = {
+        let mut root = root.clone();
+        for log in root["tlogs"].as_array_mut().unwrap() {
+            if log["logId"]["keyId"] == v2_log {
+                log["publicKey"]["validFor"]["end"] = "2025-04-17T00:00:00Z".into();
+            }
+        }
+        root
+    };
+    let unknown_log = {
+        let mut bundle = bundle.clone();
+        bundle["verificationMaterial"]["tlogEntries"][0]["logId"]["keyId"] = unknown_log_id.into();
+        bundle
+    };
+    let artifact = conformance_dir().join("bundle-verify/a.txt");
+    let cases = [
+        ("unchanged", &bundle, &root, true),
+        ("log key expired", &bundle, &expired, false),
+        ("logId unknown", &unknown_log, &root, false),
+        (
+            "logId unknown, log key expired",
+            &unknown_log,
+            &expired,
+            false,
+        ),
+    ];
+    for (what, bundle, root, accept) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bundle.sigstore.json"), bundle.to_string()).unwrap();
+        std::fs::write(dir.path().join("trusted_root.json"), root.to_string()).unwrap();
+        let (ok, stderr) = accepted(dir.path(), &artifact.display().to_string());
+        assert_eq!(ok, accept, "{what}: {stderr}");
+        if !accept {
+            assert!(stderr.contains("tlog-invalid"), "{what}: {stderr}");
+        }
+    }
+}
