@@ -252,7 +252,9 @@ impl Inner {
             let inner = Arc::clone(self);
             tasks.spawn(async move {
                 inner.metrics.registry_fetch("resolve");
-                let resolved = tokio::time::timeout_at(deadline, inner.sources.resolve(&tag)).await;
+                let budget = inner.sources.budget(deadline);
+                let resolving = inner.sources.resolve(&tag, &budget);
+                let resolved = tokio::time::timeout_at(deadline, resolving).await;
                 let resolution = match resolved {
                     Ok(Ok(resolved)) => Ok(resolved.digest),
                     Ok(Err(error)) => Err(error.to_string()),
