@@ -327,11 +327,14 @@ impl Inner {
         };
         let runtime = Arc::clone(&self.runtime);
         let source = Counting {
+            // Every fetch of this verification ends at the request's deadline (a call still
+            // running then is dropped) and draws on one byte budget.
             inner: RegistryFetch::new(
                 Arc::clone(&self.sources),
                 Handle::current(),
                 Arc::clone(&self.trust),
-            ),
+            )
+            .with_budget(Arc::new(self.sources.budget(deadline))),
             metrics: Arc::clone(&self.metrics),
         };
         let statements = request.check != CheckKind::Signature;

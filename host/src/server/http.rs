@@ -7,9 +7,9 @@
 //! wait for a request (first or keep-alive) by `idle_timeout`, each request's headers by
 //! `header_timeout` from their first byte, its body by `body_timeout` (then 408), and the
 //! number of open connections by `max_connections` ([`Connections`] says what happens at the
-//! cap). A body with
-//! a `Content-Encoding` other than `identity` is refused (415) before it is read: nothing here
-//! decompresses, so there is no decompression bomb to defuse.
+//! cap). A body with a `Content-Encoding` other than `identity` is read (under the same cap)
+//! and refused with 415: nothing here decompresses, so there is no decompression bomb to
+//! defuse.
 //!
 //! On shutdown the listener is closed, open connections finish the request in flight (idle ones
 //! close at once), and whatever is still open after [`SHUTDOWN_GRACE`] is aborted.
@@ -305,17 +305,6 @@ impl<S: Service> App<S> {
             .get_all(CONTENT_ENCODING)
             .iter()
             .any(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"));
-        if encoded {
-            let mut response = json_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Encoding is not supported; send the body uncompressed",
-            );
-            // The body is never read, so the connection cannot be reused.
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            return (response, Decision::Error);
-        }
         let body = timeout(
             self.body_timeout,
             read_body(request.into_body(), self.max_body_bytes),
@@ -352,6 +341,15 @@ impl<S: Service> App<S> {
                 return (response, Decision::Error);
             }
         };
+        // Refused only once read (under the same cap and deadline), so that the client is not
+        // cut off while it sends; what was read is dropped undecoded.
+        if encoded {
+            let response = json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Encoding is not supported; send the body uncompressed",
+            );
+            return (response, Decision::Error);
+        }
         let deadline = self.request_timeout.saturating_add(SAFETY_MARGIN);
         match timeout(deadline, self.service.handle(endpoint, body)).await {
             Ok(reply) => {

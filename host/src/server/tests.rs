@@ -380,7 +380,7 @@ async fn hostile_bodies_get_clear_errors_and_the_server_keeps_serving() {
             r#"{"error":"request body larger than 1024 bytes"}"#,
         ),
         (
-            // Nothing is decompressed, so a gzip bomb is refused unread.
+            // Nothing is decompressed, so a gzip bomb is refused as it is.
             "gzip",
             post(
                 "Content-Encoding: gzip\r\nContent-Length: 4\r\n",
