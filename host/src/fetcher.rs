@@ -115,9 +115,11 @@ impl RegistryFetch {
             .take_if(|(prefetched, _)| prefetched == image)?;
         // The task's calls end at the deadline; waiting for it is bounded the same way, and a
         // task still running then is stopped.
+        let deadline = self.budget.deadline();
+        // Built inside the runtime: a timer needs one.
         let waited = self
             .handle
-            .block_on(tokio::time::timeout_at(self.budget.deadline(), &mut task));
+            .block_on(async { tokio::time::timeout_at(deadline, &mut task).await });
         let (resolved, material) = match waited {
             Ok(Ok(found)) => found,
             Ok(Err(stopped)) => {
@@ -293,6 +295,38 @@ mod tests {
             "{result:?}"
         );
         // Generous margin over the 300 ms deadline; the per-call timeout would be 10 s.
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    // The same through a prefetch (the CLI's path): waiting for it ends at the deadline too.
+    #[test]
+    fn a_prefetch_ends_at_the_deadline() {
+        let io = io();
+        let registry = TcpListener::bind("127.0.0.1:0").unwrap();
+        let image = format!("{}/repo:v1", registry.local_addr().unwrap());
+        let _silent = std::thread::spawn(move || {
+            let held: Vec<_> = registry.incoming().take(4).collect();
+            std::thread::sleep(Duration::from_secs(30));
+            drop(held);
+        });
+        let sources = Arc::new(Sources::new(Options::default()).unwrap());
+        let trust = Arc::new(TrustRoots::new().unwrap());
+        let budget = Budget::starting_now(Duration::from_millis(300), u64::MAX);
+        let handle = io.handle().clone();
+        let mut fetch = RegistryFetch::prefetching(
+            sources,
+            handle,
+            trust,
+            &image,
+            Kinds::ALL,
+            Arc::new(budget),
+        );
+        let started = std::time::Instant::now();
+        let result = fetch.resolve(&image);
+        assert!(
+            matches!(&result, Err(FetchError::Unavailable(message)) if message.contains("deadline")),
+            "{result:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 

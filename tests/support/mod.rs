@@ -8,6 +8,7 @@
 //! Nothing here reaches beyond 127.0.0.1: every child process gets proxy variables that point
 //! at a closed loopback port, with loopback exempted, so an accidental outside request fails.
 
+pub(crate) mod hostile;
 pub(crate) mod image;
 pub(crate) mod keys;
 pub(crate) mod lab;
