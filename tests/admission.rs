@@ -387,7 +387,9 @@ fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
             .decode(bomb.stdout.trim())
             .expect("gzip output")
     };
-    let cases: [(&str, &str, &[&str], &[u8], u16, &str); 8] = [
+    // Name, path, extra headers, body, expected status, expected part of the answer.
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [u8], u16, &'a str);
+    let cases: [Case<'_>; 8] = [
         (
             "not JSON",
             "/validate",
