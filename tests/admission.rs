@@ -15,6 +15,7 @@ use crate::support::{Image, KeyPair, Lab, Outcome};
 /// `HOST/warned/**`), both trusting the cosign key.
 struct World {
     lab: Lab,
+    key: KeyPair,
     signed: Image,
     unsigned: Image,
     warned: Image,
@@ -48,6 +49,7 @@ fn world() -> World {
     .expect("policy");
     World {
         lab,
+        key,
         signed,
         unsigned,
         warned,
@@ -351,21 +353,107 @@ fn gatekeeper_provider_round_trip() {
     );
 }
 
+/// Issue 8 item 16 (and issue 4): hostile request bodies over real HTTPS, one table: each gets
+/// a clear error status and message, never a panic or a stack overflow, and the server keeps
+/// serving. Slow and idle clients are in the transport's tests (host/src/server/tests.rs).
 #[test]
 fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     let w = world();
     let webhook = Webhook::start(&w.lab, &w.policies, &[]);
 
-    let (status, body) = webhook.post("/validate", b"this is not JSON");
-    assert_eq!(status, 400);
-    assert!(body["error"].to_string().contains("not JSON"), "{body}");
-
-    let (status, body) = webhook.post(
-        "/validate",
-        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+    let mut big = deployment(&w.lab, "big", &[w.signed.by_digest()]);
+    big["metadata"]["annotations"] = json!({ "filler": "x".repeat(10 << 20) });
+    let big = admission_review(&big, "uid-big", None).to_string();
+    // 100,000 levels: far past serde_json's recursion limit (128), which must turn it into
+    // an error before the parser's recursion can overflow a worker thread's stack.
+    let deep_array = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_object = format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u","object":{}1{}}}}}"#,
+        r#"{"a":"#.repeat(100_000),
+        "}".repeat(100_000)
     );
-    assert_eq!(status, 400);
-    assert!(body["error"].to_string().contains("no request"), "{body}");
+    let deep_keys = format!(
+        r#"{{"kind":"ProviderRequest","request":{{"keys":{}}}}}"#,
+        deep_array
+    );
+    // 64 MiB of zeros gzip'd to about 64 KiB; nothing on the server decompresses it.
+    let bomb = Outcome::run(
+        std::process::Command::new("sh")
+            .args(["-c", "head -c 67108864 /dev/zero | gzip -9 | base64 -w0"]),
+    );
+    let bomb = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(bomb.stdout.trim())
+            .expect("gzip output")
+    };
+    // Name, path, extra headers, body, expected status, expected part of the answer.
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [u8], u16, &'a str);
+    let cases: [Case<'_>; 8] = [
+        (
+            "not JSON",
+            "/validate",
+            &[],
+            b"this is not JSON",
+            400,
+            "not JSON",
+        ),
+        (
+            "no request",
+            "/validate",
+            &[],
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+            400,
+            "no request",
+        ),
+        (
+            "100k-deep array",
+            "/validate",
+            &[],
+            deep_array.as_bytes(),
+            400,
+            "recursion limit",
+        ),
+        (
+            "100k-deep object",
+            "/mutate",
+            &[],
+            deep_object.as_bytes(),
+            400,
+            "recursion limit",
+        ),
+        (
+            "100k-deep keys",
+            "/gatekeeper",
+            &[],
+            deep_keys.as_bytes(),
+            400,
+            "recursion limit",
+        ),
+        (
+            "10 MiB object",
+            "/validate",
+            &[],
+            big.as_bytes(),
+            413,
+            "larger than",
+        ),
+        (
+            "gzip bomb",
+            "/validate",
+            &["Content-Encoding: gzip"],
+            &bomb,
+            415,
+            "Content-Encoding is not supported",
+        ),
+        ("empty", "/validate", &[], b"", 400, "not JSON"),
+    ];
+    for (name, path, headers, body, status, message) in cases {
+        let (got, answer) = webhook.post_with(path, headers, body);
+        assert_eq!(got, status, "{name}: {answer}");
+        assert!(answer.to_string().contains(message), "{name}: {answer}");
+        assert_eq!(webhook.get("/healthz").0, 200, "{name}: still alive");
+    }
 
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}});
     let response = webhook.review("/validate", &admission_review(&secret, "uid-secret", None));
@@ -375,18 +463,6 @@ fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
         response["status"]["message"].to_string().contains("Secret"),
         "{response}"
     );
-
-    // A 10 MiB object: refused before it is read.
-    let mut big = deployment(&w.lab, "big", &[w.signed.by_digest()]);
-    big["metadata"]["annotations"] = json!({ "filler": "x".repeat(10 << 20) });
-    let (status, body) = webhook.post(
-        "/validate",
-        admission_review(&big, "uid-big", None)
-            .to_string()
-            .as_bytes(),
-    );
-    assert_eq!(status, 413, "{body}");
-    assert!(body["error"].to_string().contains("larger than"), "{body}");
 
     // Still serving.
     let object = deployment(&w.lab, "after", &[w.signed.by_digest()]);
@@ -745,4 +821,116 @@ spec:
     assert_eq!(webhook.review("/validate", &review)["allowed"], false);
     fs::write(dir.join("policy.yaml"), policy("pass")).expect("policy");
     until(true);
+}
+
+/// Issue 8 item 8, at small scale: many AdmissionReviews naming images whose `.sig` lists
+/// layers that a registry answers slowly (each blob inside the per-call timeout). Every review
+/// is denied by its deadline (`deadline`, or `overloaded` when no verification slot came
+/// free), the server's readiness says it is saturated meanwhile, the verifications really end
+/// (the in-flight gauge drains within deadline + 1 s of the last answer, instead of fetching
+/// on for minutes), and then a freshly signed image on a healthy registry is allowed.
+#[test]
+fn slow_registries_are_bounded_and_the_server_recovers_at_the_deadline() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crate::support::slow::SlowRegistry;
+
+    let w = world();
+    let reviews = 24;
+    let slow = SlowRegistry::start(reviews, 50, Duration::from_millis(800));
+    // The same registry under two names: two registry hosts, which together can take every
+    // verification slot (each alone may take only its share).
+    let hosts = [
+        format!("127.0.0.1:{}", slow.port),
+        format!("localhost:{}", slow.port),
+    ];
+    let key = w.lab.cosign_key_pair("slow");
+    for (n, host) in hosts.iter().enumerate() {
+        fs::write(
+            w.policies.join(format!("slow-{n}.yaml")),
+            key_policy(&format!("slow-{n}"), &format!("{host}/**"), &key, "enforce"),
+        )
+        .expect("policy");
+    }
+    let deadline = Duration::from_secs(2);
+    let webhook = Arc::new(Webhook::start(
+        &w.lab,
+        &w.policies,
+        &[
+            "--request-timeout",
+            "2",
+            "--max-verifications",
+            "4",
+            "--max-verifications-per-registry",
+            "2",
+        ],
+    ));
+    let flood: Vec<_> = slow
+        .digests
+        .iter()
+        .enumerate()
+        .map(|(n, digest)| {
+            let image = format!("{}/slow/app@{digest}", hosts[n % 2]);
+            let review = admission_review(
+                &deployment(&w.lab, &format!("slow-{n}"), &[image]),
+                &format!("uid-slow-{n}"),
+                None,
+            );
+            let webhook = Arc::clone(&webhook);
+            std::thread::spawn(move || {
+                let sent = Instant::now();
+                let response = webhook.review("/validate", &review);
+                (response, sent.elapsed())
+            })
+        })
+        .collect();
+    // Saturated: every slot taken, and readiness says so.
+    let started = Instant::now();
+    let mut unready = false;
+    while started.elapsed() < deadline * 2 && !unready {
+        unready = webhook.get("/readyz").0 == 503;
+    }
+    assert!(unready, "/readyz never reported the saturation");
+    assert_eq!(webhook.get("/healthz").0, 200, "liveness is not readiness");
+
+    for joined in flood {
+        let (response, took) = joined.join().expect("review thread");
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].to_string();
+        assert!(
+            message.contains("deadline") || message.contains("overloaded"),
+            "{message}"
+        );
+        // The curl process itself takes a moment to start.
+        assert!(
+            took < deadline + Duration::from_secs(3),
+            "answered after {took:?}"
+        );
+    }
+    let answered = Instant::now();
+    let in_flight = || webhook.metric("sigward_verifications_in_flight", &[]);
+    while in_flight() > 0.0 {
+        assert!(
+            answered.elapsed() < deadline + Duration::from_secs(1),
+            "verifications still running {:?} after the last answer",
+            answered.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let blobs = slow.blob_requests.load(std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        slow.blob_requests.load(std::sync::atomic::Ordering::SeqCst),
+        blobs,
+        "nothing fetches after the deadline"
+    );
+    assert_eq!(webhook.get("/readyz").0, 200, "ready again");
+
+    // A freshly signed image on the healthy registry is allowed.
+    let fresh = w.lab.push_image("signed/fresh", "v1");
+    w.lab.cosign_sign(&fresh, &w.key, &[]);
+    let object = deployment(&w.lab, "fresh", &[fresh.by_digest()]);
+    let response = webhook.review("/validate", &admission_review(&object, "uid-fresh", None));
+    assert_eq!(response["allowed"], true, "{response}");
 }

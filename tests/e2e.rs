@@ -13,6 +13,7 @@ mod attest;
 mod bad_input;
 mod conformance;
 mod demo;
+mod hostile;
 mod keyed;
 mod negative;
 mod support;

@@ -2,11 +2,13 @@
 //! (`registry`), small OCI images (`image`), cosign `.sig` manifests (`signature`) and Sigstore
 //! bundles attached as referrers (`referrers`) read and rewritten over raw HTTP, key pairs
 //! (`keys`), the programs under test and their peers run in an isolated environment (`lab`),
-//! and sigward's verdicts (`outcome`).
+//! sigward's verdicts (`outcome`), `sigward serve` (`webhook`) and a registry that answers
+//! slowly (`slow`).
 //!
 //! Nothing here reaches beyond 127.0.0.1: every child process gets proxy variables that point
 //! at a closed loopback port, with loopback exempted, so an accidental outside request fails.
 
+pub(crate) mod hostile;
 pub(crate) mod image;
 pub(crate) mod keys;
 pub(crate) mod lab;
@@ -14,6 +16,7 @@ pub(crate) mod outcome;
 pub(crate) mod referrers;
 pub(crate) mod registry;
 pub(crate) mod signature;
+pub(crate) mod slow;
 pub(crate) mod webhook;
 
 use std::env;

@@ -91,21 +91,28 @@ impl Webhook {
 
     /// POSTs `body` to `path`; the status and the body as JSON (`Value::Null` if not JSON).
     pub(crate) fn post(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        self.post_with(path, &[], body)
+    }
+
+    /// [`Webhook::post`] with extra `headers` (`Name: value`).
+    pub(crate) fn post_with(&self, path: &str, headers: &[&str], body: &[u8]) -> (u16, Value) {
         let request = unique_file(&self.scratch, "request.json");
         std::fs::write(&request, body).expect("write request");
         let mut data = std::ffi::OsString::from("@");
         data.push(&request);
-        let (status, text) = self.curl(
-            &[
-                "-X".as_ref(),
-                "POST".as_ref(),
-                "-H".as_ref(),
-                "Content-Type: application/json".as_ref(),
-                "--data-binary".as_ref(),
-                data.as_os_str(),
-            ],
-            path,
-        );
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "-X".as_ref(),
+            "POST".as_ref(),
+            "-H".as_ref(),
+            "Content-Type: application/json".as_ref(),
+        ];
+        for header in headers {
+            args.push("-H".as_ref());
+            args.push(header.as_ref());
+        }
+        args.push("--data-binary".as_ref());
+        args.push(data.as_os_str());
+        let (status, text) = self.curl(&args, path);
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 

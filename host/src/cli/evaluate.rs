@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use sigward_policy::admission::Review;
 
 use super::admission_args::AdmissionArgs;
+use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_NOT_VERIFIED, EXIT_OK, RegistryArgs};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
@@ -37,10 +38,31 @@ pub(crate) struct EvaluateCommand {
 
     #[command(flatten)]
     registry: RegistryArgs,
+
+    #[command(flatten)]
+    timeout: TimeoutArgs,
 }
 
 impl EvaluateCommand {
     pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
+        let deadline = self
+            .timeout
+            .start(|message| eprintln!("error: timeout: {message}"));
+        let evaluated = self.evaluate(component, &deadline);
+        deadline.finish();
+        match evaluated {
+            Err(err) if deadline.is_expired() => {
+                Err(err.context(format!("timeout: {}", deadline.message())))
+            }
+            other => other,
+        }
+    }
+
+    fn evaluate(
+        &self,
+        component: &ComponentSource,
+        deadline: &Deadline,
+    ) -> anyhow::Result<ExitCode> {
         let loaded = self.admission.load()?;
         let reviews = self.reviews()?;
         let mut settings = loaded.settings;
@@ -48,14 +70,19 @@ impl EvaluateCommand {
         let io = super::io_runtime()?;
         let sources = Arc::new(Sources::new(self.registry.options())?);
         let trust = Arc::new(loaded.trust);
-        let runtime = Runtime::new(component, Limits::default())?;
+        let limits = Limits {
+            deadline: deadline.remaining(),
+            ..Limits::default()
+        };
+        let runtime = Runtime::new(component, limits)?;
         let mut all_allowed = true;
         for (label, review) in reviews {
             let source = RegistryFetch::new(
                 Arc::clone(&sources),
                 io.handle().clone(),
                 Arc::clone(&trust),
-            );
+            )
+            .with_budget(deadline.budget(sources.limits().verification_bytes));
             let evaluation = Evaluation {
                 review,
                 policies: loaded.texts.clone(),
@@ -77,6 +104,10 @@ impl EvaluateCommand {
             eprintln!("{} {label}", if allowed { "ALLOWED" } else { "DENIED" });
             println!("{}", serde_json::to_string_pretty(&response)?);
             all_allowed &= allowed;
+        }
+        // Past the deadline, a denial is the timeout's doing (registry calls were cut short).
+        if !all_allowed && deadline.is_expired() {
+            anyhow::bail!("some reviews were denied after registry calls were cut short");
         }
         Ok(ExitCode::from(if all_allowed {
             EXIT_OK

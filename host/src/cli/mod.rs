@@ -9,6 +9,7 @@ mod evaluate;
 mod precompile;
 mod serve;
 mod sign;
+mod timeout;
 mod verify;
 mod verify_bundle;
 
@@ -86,6 +87,12 @@ struct RegistryArgs {
     /// Timeout of each registry request, in seconds.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     registry_timeout: u64,
+
+    /// Most bytes one verification may fetch from registries or layouts, everything included
+    /// (manifests, signature layers, referrers, blobs): a number, or with a KiB, MiB or GiB
+    /// suffix. Over it, the verification stops with a `too-large` error naming the budget.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    max_fetch_bytes: u64,
 }
 
 impl RegistryArgs {
@@ -95,8 +102,29 @@ impl RegistryArgs {
             options.http = crate::registry::HttpPolicy::AllowHttp;
         }
         options.limits.timeout = std::time::Duration::from_secs(self.registry_timeout);
+        options.limits.verification_bytes = self.max_fetch_bytes;
         options
     }
+}
+
+/// Parses `N`, `NKiB`, `NMiB` or `NGiB` (a positive number of bytes).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let units = [
+        ("GiB", 1_u64 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("", 1),
+    ];
+    let (number, scale) = units
+        .iter()
+        .find_map(|(suffix, scale)| Some((text.strip_suffix(suffix)?, *scale)))
+        .unwrap_or((text, 1));
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size such as 1048576, 512KiB or 64MiB"))
 }
 
 /// Keyless identity flags, as cosign spells them.
@@ -173,4 +201,28 @@ fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(1)
         .enable_all()
         .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_byte_sizes() {
+        let cases = [
+            ("1048576", Some(1_u64 << 20)),
+            ("512KiB", Some(512 << 10)),
+            ("64MiB", Some(64 << 20)),
+            ("2GiB", Some(2 << 30)),
+            ("0", None),
+            ("0MiB", None),
+            ("MiB", None),
+            ("64MB", None),
+            ("-1", None),
+            ("99999999999GiB", None),
+        ];
+        for (text, bytes) in cases {
+            assert_eq!(parse_bytes(text).ok(), bytes, "{text:?}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `sigward serve`: the Kubernetes admission webhook (`/validate`, `/mutate`) and Gatekeeper
 //! external-data provider (`/gatekeeper`) over HTTPS, with `/healthz`, `/readyz` and
-//! `/metrics`. Logs are JSON lines on stderr (`RUST_LOG` filters them, default `info`).
+//! `/metrics`. Logs are JSON lines on stderr (`RUST_LOG` filters them, default `info`: denials,
+//! warnings and errors; `RUST_LOG=debug` adds a line for every request).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use super::{EXIT_OK, RegistryArgs};
 use crate::registry::Sources;
 use crate::runtime::{ComponentSource, Limits, Runtime};
 use crate::server::{
-    self, Admission, AdmissionService, CacheConfig, Metrics, ServerConfig, VerdictCache,
+    self, Admission, AdmissionService, CacheConfig, Metrics, ServerConfig, SlotConfig, VerdictCache,
 };
 
 /// Serve the admission webhook and Gatekeeper provider over HTTPS.
@@ -57,6 +58,34 @@ pub(crate) struct ServeCommand {
     #[arg(long, default_value_t = server::DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
     max_body_bytes: usize,
 
+    /// How long a client may take to send a request's headers.
+    #[arg(long, default_value_t = server::DEFAULT_HEADER_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    header_timeout: u64,
+
+    /// How long a client may take to send a request's body (then 408).
+    #[arg(long, default_value_t = server::DEFAULT_BODY_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    body_timeout: u64,
+
+    /// How long a keep-alive connection may stay open with no request.
+    #[arg(long, default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    idle_timeout: u64,
+
+    /// How many client connections may be open at once; at the cap new connections wait and
+    /// the connections idle longest are closed to make room.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    max_connections: usize,
+
+    /// How many verifications may run at once (each holds a thread); a request that gets no
+    /// slot before its deadline is denied with reason `overloaded`, and /readyz fails while
+    /// every slot is taken.
+    #[arg(long, default_value_t = SlotConfig::default().total, value_name = "N")]
+    max_verifications: usize,
+
+    /// How many verifications may run at once against one registry host, so that one slow
+    /// registry cannot take every slot.
+    #[arg(long, default_value_t = SlotConfig::default().per_registry, value_name = "N")]
+    max_verifications_per_registry: usize,
+
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -89,6 +118,10 @@ impl ServeCommand {
                 policies: loaded.policies,
                 settings: loaded.settings,
                 deadline,
+                slots: SlotConfig {
+                    total: self.max_verifications,
+                    per_registry: self.max_verifications_per_registry,
+                },
             },
             runtime,
             sources,
@@ -99,6 +132,10 @@ impl ServeCommand {
         let config = ServerConfig {
             max_body_bytes: self.max_body_bytes,
             request_timeout: deadline,
+            header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
+            max_connections: self.max_connections.max(1),
             ..ServerConfig::new(self.listen, self.tls_cert, self.tls_key)
         };
         let io = tokio::runtime::Builder::new_multi_thread()

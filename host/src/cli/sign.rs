@@ -9,6 +9,7 @@ use sigward_policy::digest::Digest;
 use sigward_policy::image::SIGNATURE_ANNOTATION;
 use sigward_policy::simple_signing;
 
+use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_OK, RegistryArgs};
 use crate::registry::{Layer, Sources};
 use crate::signing::SigningKey;
@@ -30,12 +31,29 @@ pub(crate) struct SignCommand {
     #[command(flatten)]
     registry: RegistryArgs,
 
+    #[command(flatten)]
+    timeout: TimeoutArgs,
+
     /// The image to sign; a tag is resolved to its digest first, and the digest is signed.
     image: String,
 }
 
 impl SignCommand {
     pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
+        let deadline = self
+            .timeout
+            .start(|message| eprintln!("error: timeout: {message}"));
+        let signed = self.sign(&deadline);
+        deadline.finish();
+        match signed {
+            Err(err) if deadline.is_expired() => {
+                Err(err.context(format!("timeout: {}", deadline.message())))
+            }
+            other => other,
+        }
+    }
+
+    fn sign(&self, deadline: &Deadline) -> anyhow::Result<ExitCode> {
         let pem = std::fs::read(&self.key)
             .with_context(|| format!("reading --key {}", self.key.display()))?;
         let password = std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes());
@@ -44,8 +62,9 @@ impl SignCommand {
 
         let io = super::io_runtime()?;
         let sources = Sources::new(self.registry.options())?;
+        let budget = deadline.budget(sources.limits().verification_bytes);
         let resolved = io
-            .block_on(sources.resolve(&self.image))
+            .block_on(sources.resolve(&self.image, &budget))
             .with_context(|| format!("resolving {}", self.image))?;
         // cosign writes the repository without tag or digest.
         let identity = resolved
@@ -67,7 +86,7 @@ impl SignCommand {
                 .collect(),
             payload,
         };
-        io.block_on(sources.append_signature(&self.image, &resolved.digest, layer))
+        io.block_on(sources.append_signature(&self.image, &resolved.digest, layer, &budget))
             .with_context(|| format!("storing the signature of {}", self.image))?;
         eprintln!("Signed {} ({})", self.image, resolved.digest);
         println!("{}", resolved.digest);

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use sigward_policy::authority::{Authority, Keyless, NamedAuthority};
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
+use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
@@ -85,6 +86,9 @@ struct VerifyArgs {
     #[command(flatten)]
     registry: RegistryArgs,
 
+    #[command(flatten)]
+    timeout: TimeoutArgs,
+
     /// The image to verify.
     image: String,
 }
@@ -97,7 +101,32 @@ enum Output {
 
 impl VerifyArgs {
     fn run(self, component: &ComponentSource, check: CheckKind) -> anyhow::Result<ExitCode> {
-        match self.decide(component, check) {
+        let output = self.output;
+        let deadline = self.timeout.start(move |message| {
+            print_error(
+                output,
+                &Denial {
+                    reason: TIMEOUT.to_owned(),
+                    message: message.to_owned(),
+                },
+            );
+        });
+        let decided = self.decide(component, check, &deadline);
+        deadline.finish();
+        // Past the deadline, a "no" or an error is the timeout's doing: say so (exit 2), with
+        // what the verifier saw. A verification that completed is still one.
+        let decided = match decided {
+            Ok(report) if !report.verified && deadline.is_expired() => {
+                let seen = report.reason.unwrap_or_default();
+                Err(Undecided::timeout(&deadline, &seen))
+            }
+            Err(undecided) if deadline.is_expired() => {
+                let seen = format!("{}: {}", undecided.denial.reason, undecided.denial.message);
+                Err(Undecided::timeout(&deadline, &seen))
+            }
+            other => other,
+        };
+        match decided {
             Ok(report) => {
                 self.print_report(&report)?;
                 Ok(ExitCode::from(if report.verified {
@@ -107,16 +136,18 @@ impl VerifyArgs {
                 }))
             }
             Err(Undecided { denial, code }) => {
-                match self.output {
-                    Output::Json => println!("{}", serde_json::json!({ "error": denial })),
-                    Output::Text => eprintln!("error: {}: {}", denial.reason, denial.message),
-                }
+                print_error(self.output, &denial);
                 Ok(ExitCode::from(code))
             }
         }
     }
 
-    fn decide(&self, component: &ComponentSource, check: CheckKind) -> Result<Report, Undecided> {
+    fn decide(
+        &self,
+        component: &ComponentSource,
+        check: CheckKind,
+        deadline: &Deadline,
+    ) -> Result<Report, Undecided> {
         let mut trust =
             TrustRoots::new().map_err(|err| Undecided::error("trust-root", err.to_string()))?;
         let trusted_root = match &self.trusted_root {
@@ -174,6 +205,7 @@ impl VerifyArgs {
             super::io_runtime().map_err(|err| Undecided::error("internal", format!("{err:#}")))?;
         let sources = Sources::new(self.registry.options())
             .map_err(|err| Undecided::error("internal", err.to_string()))?;
+        let budget = deadline.budget(sources.limits().verification_bytes);
         // Fetching starts now and overlaps with loading the component.
         let source = RegistryFetch::prefetching(
             Arc::new(sources),
@@ -181,8 +213,14 @@ impl VerifyArgs {
             Arc::new(trust),
             &self.image,
             kinds,
+            budget,
         );
-        let runtime = Runtime::new(component, Limits::default())
+        // The verifier's own time limit is what is left of the command's.
+        let limits = Limits {
+            deadline: deadline.remaining(),
+            ..Limits::default()
+        };
+        let runtime = Runtime::new(component, limits)
             .map_err(|err| Undecided::error("component-unavailable", err.to_string()))?;
         match runtime.verify_image(&request, Box::new(source)) {
             Ok(Ok(report)) => Ok(report),
@@ -241,6 +279,15 @@ struct Undecided {
 }
 
 impl Undecided {
+    /// The command's deadline passed; `seen` is what the verifier reported meanwhile.
+    fn timeout(deadline: &Deadline, seen: &str) -> Self {
+        let mut message = deadline.message();
+        if !seen.is_empty() {
+            message.push_str(&format!(" ({seen})"));
+        }
+        Self::error(TIMEOUT, message)
+    }
+
     fn error(reason: &str, message: String) -> Self {
         Self {
             denial: Denial {
@@ -249,5 +296,16 @@ impl Undecided {
             },
             code: EXIT_ERROR,
         }
+    }
+}
+
+/// The reason code of a command that ran out of `--timeout`.
+const TIMEOUT: &str = "timeout";
+
+/// Prints a command's error: on stdout as JSON with `--output json`, else on stderr.
+fn print_error(output: Output, denial: &Denial) {
+    match output {
+        Output::Json => println!("{}", serde_json::json!({ "error": denial })),
+        Output::Text => eprintln!("error: {}: {}", denial.reason, denial.message),
     }
 }

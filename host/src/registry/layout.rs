@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Map;
 use tokio::io::AsyncReadExt as _;
 
+use super::budget::Budget;
 use super::digest::{Attachment, Digest};
 use super::limits::{self, Limits};
 use super::manifest::{
@@ -40,22 +41,29 @@ const LAYOUT_VERSION: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// An opened image layout: its directory and parsed `index.json`.
 #[derive(Debug)]
-pub(super) struct Layout {
+pub(super) struct Layout<'a> {
     dir: PathBuf,
     index: ImageIndex,
     limits: Limits,
+    /// What every read is taken from.
+    budget: &'a Budget,
 }
 
-impl Layout {
-    /// Reads `DIR/index.json` (at most `limits.manifest_bytes`).
-    pub(super) async fn open(dir: &Path, limits: Limits) -> Result<Self, RegistryError> {
+impl<'a> Layout<'a> {
+    /// Reads `DIR/index.json` (at most `limits.manifest_bytes`, taken from `budget`).
+    pub(super) async fn open(
+        dir: &Path,
+        limits: Limits,
+        budget: &'a Budget,
+    ) -> Result<Self, RegistryError> {
         let path = dir.join("index.json");
-        let bytes = read_capped(&path, limits.manifest_bytes).await?;
+        let bytes = read_capped(&path, limits.manifest_bytes, budget).await?;
         let index = manifest::parse_index(&bytes, &path.display().to_string())?;
         Ok(Self {
             dir: dir.to_owned(),
             index,
             limits,
+            budget,
         })
     }
 
@@ -225,7 +233,7 @@ impl Layout {
     }
 }
 
-impl Store for Layout {
+impl Store for Layout<'_> {
     async fn attachment(
         &self,
         digest: &Digest,
@@ -273,7 +281,7 @@ impl Store for Layout {
     }
 
     async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>, RegistryError> {
-        read_capped(&blob_path(&self.dir, digest), max).await
+        read_capped(&blob_path(&self.dir, digest), max, self.budget).await
     }
 }
 
@@ -365,8 +373,8 @@ fn is_attachment(entry: &Descriptor) -> bool {
     })
 }
 
-/// Reads a file, refusing one larger than `max` bytes.
-async fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, RegistryError> {
+/// Reads a file, refusing one larger than `max` bytes or than what is left of `budget`.
+async fn read_capped(path: &Path, max: u64, budget: &Budget) -> Result<Vec<u8>, RegistryError> {
     let what = path.display().to_string();
     let file = tokio::fs::File::open(path)
         .await
@@ -388,6 +396,7 @@ async fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, RegistryError> {
             limit: max,
         });
     }
+    budget.take(size, &what)?;
     Ok(bytes)
 }
 

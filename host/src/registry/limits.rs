@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::RegistryError;
+use super::budget::{Budget, DEFAULT_BUDGET_BYTES};
 
 /// Limits applied to everything fetched from a registry or an image layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct Limits {
     pub layers: usize,
     /// Upper bound on each registry call, connection through last body byte (default 10 s).
     pub timeout: Duration,
+    /// Total of bytes one verification may fetch, everything included: the default of its
+    /// [`Budget`](super::Budget) (default [`DEFAULT_BUDGET_BYTES`], 64 MiB; why is said there).
+    pub verification_bytes: u64,
 }
 
 impl Default for Limits {
@@ -27,6 +31,7 @@ impl Default for Limits {
             blob_bytes: 16 * 1024 * 1024,
             layers: 1000,
             timeout: Duration::from_secs(10),
+            verification_bytes: DEFAULT_BUDGET_BYTES,
         }
     }
 }
@@ -60,23 +65,27 @@ pub(super) fn check_count(count: usize, limit: usize, what: &str) -> Result<(), 
 }
 
 /// A buffer that refuses to grow past a limit: the caller stops reading on the first error, so a
-/// server that sends more than it promised never makes us hold more than `limit` bytes.
+/// server that sends more than it promised never makes us hold more than `limit` bytes. Every
+/// chunk is also taken from the verification's [`Budget`].
 #[derive(Debug)]
-pub(super) struct Capped {
+pub(super) struct Capped<'a> {
     bytes: Vec<u8>,
     limit: u64,
+    budget: &'a Budget,
 }
 
-impl Capped {
-    /// An empty buffer that accepts at most `limit` bytes.
-    pub(super) fn new(limit: u64) -> Self {
+impl<'a> Capped<'a> {
+    /// An empty buffer that accepts at most `limit` bytes, and no more than `budget` has left.
+    pub(super) fn new(limit: u64, budget: &'a Budget) -> Self {
         Self {
             bytes: Vec::new(),
             limit,
+            budget,
         }
     }
 
-    /// Appends `chunk`, or fails with [`RegistryError::TooLarge`] if that would pass the limit.
+    /// Appends `chunk`, or fails with [`RegistryError::TooLarge`] if that would pass the limit
+    /// ([`RegistryError::OverBudget`] if it would pass the budget).
     pub(super) fn push(&mut self, chunk: &[u8], what: &str) -> Result<(), RegistryError> {
         let held = u64::try_from(self.bytes.len()).unwrap_or(u64::MAX);
         let incoming = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
@@ -88,6 +97,7 @@ impl Capped {
                 limit: self.limit,
             });
         }
+        self.budget.take(incoming, what)?;
         self.bytes.extend_from_slice(chunk);
         Ok(())
     }
@@ -123,6 +133,7 @@ mod tests {
         assert_eq!(limits.blob_bytes, 16 << 20);
         assert_eq!(limits.layers, 1000);
         assert_eq!(limits.timeout, Duration::from_secs(10));
+        assert_eq!(limits.verification_bytes, 64 << 20);
     }
 
     #[test]
@@ -142,9 +153,14 @@ mod tests {
         ));
     }
 
+    fn unlimited() -> Budget {
+        Budget::starting_now(Duration::from_secs(60), u64::MAX)
+    }
+
     #[test]
     fn capped_buffer_stops_at_the_limit() {
-        let mut buffer = Capped::new(4);
+        let budget = unlimited();
+        let mut buffer = Capped::new(4, &budget);
         buffer.push(b"abc", "blob").unwrap();
         assert!(matches!(
             buffer.push(b"de", "blob"),
@@ -155,6 +171,23 @@ mod tests {
             })
         ));
         assert_eq!(buffer.into_bytes(), b"abc");
+    }
+
+    #[test]
+    fn capped_buffers_share_one_budget() {
+        let budget = Budget::starting_now(Duration::from_secs(60), 5);
+        let mut first = Capped::new(4, &budget);
+        let mut second = Capped::new(4, &budget);
+        first.push(b"abc", "first").unwrap();
+        second.push(b"de", "second").unwrap();
+        assert!(matches!(
+            second.push(b"f", "second"),
+            Err(RegistryError::OverBudget {
+                needed: 6,
+                budget: 5,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! image layout: cosign `.sig` / `.att` manifests, and Sigstore bundles found as OCI referrers.
 //!
 //! Every check on fetched content lives here, once: limits on advertised sizes before fetching,
-//! layer and referrer counts, and the digest of every byte string against its descriptor.
-//! A [`Store`] only moves bytes (and caps how many it reads).
+//! layer and referrer counts, the advertised total against the verification's [`Budget`] (all
+//! before any blob is requested), and the digest of every byte string against its descriptor.
+//! A [`Store`] only moves bytes (and caps how many it reads, taking them from the budget).
 
+use super::budget::Budget;
 use super::digest::{Attachment, Digest};
 use super::limits::{self, Limits};
 use super::manifest::{
@@ -14,8 +16,8 @@ use super::{AttachedBundle, Discovery, Kinds, Layer, Material, RegistryError};
 
 /// Where attached material is read from: one repository of a registry, or one image layout.
 ///
-/// Implementations return raw bytes and enforce the byte caps they are given; checking digests
-/// is the caller's job (this module's).
+/// Implementations return raw bytes, enforce the byte caps they are given and take what they read
+/// from their verification's [`Budget`]; checking digests is the caller's job (this module's).
 pub(super) trait Store {
     /// The `.sig` or `.att` manifest attached to `digest`, or `None` when there is none.
     async fn attachment(
@@ -43,26 +45,27 @@ pub(super) async fn collect(
     digest: &Digest,
     kinds: Kinds,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<Material, RegistryError> {
     // The three lookups are independent: run them concurrently (one round trip each way
     // instead of several in a row).
     let signatures = async {
         if kinds.signatures {
-            layers(store, digest, Attachment::Signatures, limits).await
+            layers(store, digest, Attachment::Signatures, limits, budget).await
         } else {
             Ok(Vec::new())
         }
     };
     let attestations = async {
         if kinds.attestations {
-            layers(store, digest, Attachment::Attestations, limits).await
+            layers(store, digest, Attachment::Attestations, limits, budget).await
         } else {
             Ok(Vec::new())
         }
     };
     let referrers = async {
         if kinds.bundles {
-            bundles(store, digest, limits).await
+            bundles(store, digest, limits, budget).await
         } else {
             Ok((Vec::new(), Discovery::None))
         }
@@ -98,6 +101,7 @@ async fn layers(
     digest: &Digest,
     kind: Attachment,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<Vec<Layer>, RegistryError> {
     let what = digest.attachment_tag(kind);
     // FORMATS.md §1.2: no manifest under the tag means no signatures, not an error.
@@ -110,9 +114,11 @@ async fn layers(
         limits.layers,
         &format!("{what} layers"),
     )?;
+    // Every layer's advertised size, and their total, before the first blob is requested.
+    check_total(&manifest.layers, limits.blob_bytes, budget, &what)?;
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for descriptor in manifest.layers {
-        let payload = layer_blob(store, &descriptor, limits).await?;
+        let payload = layer_blob(store, &descriptor, limits, budget).await?;
         layers.push(Layer {
             media_type: descriptor.media_type,
             digest: descriptor.digest,
@@ -128,6 +134,7 @@ async fn bundles(
     store: &impl Store,
     digest: &Digest,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<(Vec<AttachedBundle>, Discovery), RegistryError> {
     let (referrers, discovery) = store.referrers(digest).await?;
     limits::check_count(
@@ -138,10 +145,13 @@ async fn bundles(
     let mut bundles = Vec::new();
     // The index entry's artifactType is not trusted to filter (registries rewrite it); only an
     // image manifest can hold a bundle layer, so other entries are skipped unread.
-    for entry in referrers
-        .iter()
+    let manifests: Vec<Descriptor> = referrers
+        .into_iter()
         .filter(|entry| [OCI_MANIFEST, DOCKER_MANIFEST].contains(&entry.media_type.as_str()))
-    {
+        .collect();
+    let what = format!("referrers of {digest}");
+    check_total(&manifests, limits.manifest_bytes, budget, &what)?;
+    for entry in &manifests {
         let manifest_digest = Digest::parse(&entry.digest)?;
         let what = format!("referrer {manifest_digest}");
         limits::check_advertised(entry.size, limits.manifest_bytes, &what)?;
@@ -154,7 +164,7 @@ async fn bundles(
         if !layer.media_type.starts_with(BUNDLE_PREFIX) {
             continue;
         }
-        let bundle = layer_blob(store, layer, limits).await?;
+        let bundle = layer_blob(store, layer, limits, budget).await?;
         bundles.push(AttachedBundle {
             manifest_digest: manifest_digest.to_string(),
             media_type: layer.media_type.clone(),
@@ -175,11 +185,33 @@ async fn layer_blob(
     store: &impl Store,
     descriptor: &Descriptor,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<Vec<u8>, RegistryError> {
     let digest = Digest::parse(&descriptor.digest)?;
     let what = format!("blob {digest}");
     let size = limits::check_advertised(descriptor.size, limits.blob_bytes, &what)?;
+    budget.check_fits(size, &what)?;
     store.blob(&digest, size).await
+}
+
+/// Checks each descriptor's advertised size against `limit`, and their sum against what is left
+/// of `budget`, so that a listing that cannot be fetched whole is refused before any request.
+fn check_total(
+    descriptors: &[Descriptor],
+    limit: u64,
+    budget: &Budget,
+    what: &str,
+) -> Result<(), RegistryError> {
+    let mut total = 0_u64;
+    for descriptor in descriptors {
+        let item = format!("{what}: {}", descriptor.digest);
+        total = total.saturating_add(limits::check_advertised(descriptor.size, limit, &item)?);
+    }
+    let count = descriptors.len();
+    budget.check_fits(
+        total,
+        &format!("{what} ({count} items, {total} bytes advertised)"),
+    )
 }
 
 #[cfg(test)]
@@ -230,10 +262,16 @@ mod tests {
                 .get(&digest.to_string())
                 .cloned()
                 .ok_or_else(|| RegistryError::NotFound(digest.to_string()))?;
-            let mut capped = limits::Capped::new(max);
+            let budget = roomy();
+            let mut capped = limits::Capped::new(max, &budget);
             capped.push(&bytes, "blob")?;
             Ok(capped.into_bytes())
         }
+    }
+
+    /// A budget no test here reaches.
+    fn roomy() -> Budget {
+        Budget::starting_now(std::time::Duration::from_secs(60), u64::MAX)
     }
 
     fn subject() -> Digest {
@@ -270,7 +308,7 @@ mod tests {
         first.annotations = Some([("k".to_owned(), "v".to_owned())].into());
         let second = describe("application/vnd.dev.cosign.simplesigning.v1+json", b"two");
         let store = with_sig(&[first, second], &[b"one", b"two"]);
-        let material = collect(&store, &subject(), ALL, &Limits::default())
+        let material = collect(&store, &subject(), ALL, &Limits::default(), &roomy())
             .await
             .unwrap();
         assert_eq!(material.signatures.len(), 2);
@@ -289,7 +327,7 @@ mod tests {
             blob_bytes: 63,
             ..Limits::default()
         };
-        let result = collect(&store, &subject(), ALL, &limits).await;
+        let result = collect(&store, &subject(), ALL, &limits, &roomy()).await;
         assert!(matches!(result, Err(RegistryError::TooLarge { .. })));
         assert!(store.requested.lock().unwrap().is_empty());
     }
@@ -301,7 +339,7 @@ mod tests {
         store
             .blobs
             .insert(layer.digest.clone(), b"tampered".to_vec());
-        let material = collect(&store, &subject(), ALL, &Limits::default())
+        let material = collect(&store, &subject(), ALL, &Limits::default(), &roomy())
             .await
             .unwrap();
         // The descriptor digest is kept, so the verifier sees the mismatch.
@@ -317,8 +355,39 @@ mod tests {
             layers: 2,
             ..Limits::default()
         };
-        let result = collect(&store, &subject(), ALL, &limits).await;
+        let result = collect(&store, &subject(), ALL, &limits, &roomy()).await;
         assert!(matches!(result, Err(RegistryError::TooLarge { .. })));
+    }
+
+    // Issue 8, item 7: many layers that each pass the per-blob limit are refused as a whole
+    // when their advertised total does not fit in the verification's budget, before any blob
+    // is requested.
+    #[tokio::test]
+    async fn refuses_layers_whose_total_passes_the_budget_before_fetching_any() {
+        let blobs: Vec<Vec<u8>> = (0..10_u8).map(|i| vec![i; 100]).collect();
+        let layers: Vec<_> = blobs.iter().map(|blob| describe("x", blob)).collect();
+        let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+        let store = with_sig(&layers, &refs);
+        let budget = Budget::starting_now(std::time::Duration::from_secs(60), 999);
+        let result = collect(&store, &subject(), ALL, &Limits::default(), &budget).await;
+        assert!(
+            matches!(
+                result,
+                Err(RegistryError::OverBudget {
+                    needed: 1000,
+                    budget: 999,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(store.requested.lock().unwrap().is_empty());
+
+        let budget = Budget::starting_now(std::time::Duration::from_secs(60), 1000);
+        let material = collect(&store, &subject(), ALL, &Limits::default(), &budget)
+            .await
+            .unwrap();
+        assert_eq!(material.signatures.len(), 10);
     }
 
     #[tokio::test]
@@ -348,7 +417,7 @@ mod tests {
             .blobs
             .insert(Digest::of(b"bundle").to_string(), b"bundle".to_vec());
 
-        let material = collect(&store, &subject(), ALL, &Limits::default())
+        let material = collect(&store, &subject(), ALL, &Limits::default(), &roomy())
             .await
             .unwrap();
         assert_eq!(material.bundles.len(), 1);
@@ -366,7 +435,7 @@ mod tests {
             .manifests
             .insert(entry.digest.clone(), b"served instead".to_vec());
         store.referrers.push(entry);
-        let result = collect(&store, &subject(), ALL, &Limits::default()).await;
+        let result = collect(&store, &subject(), ALL, &Limits::default(), &roomy()).await;
         assert!(matches!(result, Err(RegistryError::Invalid(_))));
     }
 
@@ -378,7 +447,7 @@ mod tests {
             attestations: false,
             bundles: false,
         };
-        let material = collect(&store, &subject(), none, &Limits::default())
+        let material = collect(&store, &subject(), none, &Limits::default(), &roomy())
             .await
             .unwrap();
         assert!(material.signatures.is_empty());

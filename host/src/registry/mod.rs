@@ -8,16 +8,19 @@
 //!   match it;
 //! - every blob and manifest is size-checked against [`Limits`] before it is fetched (from
 //!   its descriptor) and while it is read, and hashed against its digest after;
-//! - every registry call is bounded by [`Limits::timeout`];
+//! - every registry call is bounded by [`Limits::timeout`], and every call of one verification
+//!   by that verification's [`Budget`] (a deadline and a total of bytes fetched);
 //! - plain HTTP is used only for loopback registries unless [`HttpPolicy::AllowHttp`];
 //! - credentials (Docker config, credential helpers) never reach logs or error messages.
 //!
 //! Files: `reference` parses and normalises references, `remote` talks to registries
 //! (through oci-client), `auth` finds credentials, `layout` reads and writes image layouts,
 //! `material` collects and checks attached material from either, `manifest` is the JSON,
-//! `digest` and `limits` the two kinds of check.
+//! `digest` and `limits` the two kinds of check, `budget` the per-verification totals, `token`
+//! the bearer-token exchange.
 
 mod auth;
+mod budget;
 mod digest;
 mod layout;
 mod limits;
@@ -27,8 +30,10 @@ mod reference;
 mod remote;
 #[cfg(test)]
 mod tests;
+mod token;
 
 pub use auth::Credentials;
+pub use budget::{Budget, DEFAULT_BUDGET_BYTES, DEFAULT_COMMAND_TIMEOUT};
 pub use layout::write_layout_image;
 pub use limits::Limits;
 
@@ -58,6 +63,9 @@ pub struct Options {
     pub http: HttpPolicy,
     /// Where registry credentials come from.
     pub credentials: Credentials,
+    /// Tests: stand-ins for remote hosts.
+    #[cfg(test)]
+    pub(crate) network: remote::TestNetwork,
 }
 
 // The material types are the verifier's own (`sigward_policy::fetch`): the registry fills
@@ -92,6 +100,25 @@ pub enum RegistryError {
     /// Content or a feature this module does not handle (e.g. Docker schema 1, sha512).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Fetching `what` would pass the verification's [`Budget`] of bytes.
+    #[error(
+        "{what} is over the verification's fetch budget: {needed} bytes needed, {budget} allowed \
+         in total"
+    )]
+    OverBudget {
+        /// What was being fetched.
+        what: String,
+        /// The bytes fetched so far plus those of `what` (as far as known).
+        needed: u64,
+        /// The budget's total.
+        budget: u64,
+    },
+    /// The verification's [`Budget`] deadline passed before `what` ended (or started).
+    #[error("{what}: stopped at the deadline")]
+    DeadlinePassed {
+        /// What was cut short or not started.
+        what: String,
+    },
 }
 
 /// Registries and image layouts behind one interface. Build it once: it holds the HTTP
@@ -119,30 +146,50 @@ impl Sources {
         })
     }
 
-    /// Resolves `image` to the digest of its manifest (image manifest or index).
+    /// The limits every call is held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A budget for one verification that ends at `deadline` and may fetch
+    /// [`Limits::verification_bytes`] in total.
+    pub fn budget(&self, deadline: tokio::time::Instant) -> Budget {
+        Budget::new(deadline, self.limits.verification_bytes)
+    }
+
+    /// Resolves `image` to the digest of its manifest (image manifest or index), within
+    /// `budget`.
     ///
     /// # Errors
     ///
     /// [`RegistryError::Invalid`] if the reference is malformed or its digest differs from
     /// that of the manifest served; [`RegistryError::NotFound`] if there is no such manifest;
     /// otherwise as for any fetch.
-    pub async fn resolve(&self, image: &str) -> Result<Resolved, RegistryError> {
-        match reference::parse(image)? {
-            Target::Registry(reference) => self.remote.resolve(&reference).await,
-            Target::Layout(layout) => {
-                let opened = Layout::open(&layout.dir, self.limits).await?;
-                opened.resolve(&layout.selector).await
-            }
-        }
+    pub async fn resolve(&self, image: &str, budget: &Budget) -> Result<Resolved, RegistryError> {
+        let what = format!("resolving {image}");
+        budget
+            .within(&what, async {
+                match reference::parse(image)? {
+                    Target::Registry(reference) => self.remote.resolve(&reference, budget).await,
+                    Target::Layout(layout) => {
+                        let opened = Layout::open(&layout.dir, self.limits, budget).await?;
+                        opened.resolve(&layout.selector).await
+                    }
+                }
+            })
+            .await
     }
 
     /// Collects the material of `kinds` attached to `digest` in `image`'s repository (or
-    /// layout). Missing `.sig` / `.att` manifests or referrers mean empty lists, not errors.
+    /// layout), within `budget`. Missing `.sig` / `.att` manifests or referrers mean empty
+    /// lists, not errors.
     ///
     /// # Errors
     ///
     /// [`RegistryError::TooLarge`] if a manifest, blob, layer count or referrer count is over
     /// its limit (blobs are refused from their descriptor, before being fetched);
+    /// [`RegistryError::OverBudget`] if the material does not fit in what is left of `budget`
+    /// (refused from the descriptors when they tell, else when the bytes arrive);
     /// [`RegistryError::Invalid`] if fetched bytes do not match their digest or do not parse;
     /// otherwise as for any fetch.
     pub async fn attached(
@@ -150,18 +197,25 @@ impl Sources {
         image: &str,
         digest: &str,
         kinds: Kinds,
+        budget: &Budget,
     ) -> Result<Material, RegistryError> {
-        let digest = Digest::parse(digest)?;
-        match reference::parse(image)? {
-            Target::Registry(reference) => {
-                let repository = self.remote.repository(&reference);
-                material::collect(&repository, &digest, kinds, &self.limits).await
-            }
-            Target::Layout(layout) => {
-                let opened = Layout::open(&layout.dir, self.limits).await?;
-                material::collect(&opened, &digest, kinds, &self.limits).await
-            }
-        }
+        let what = format!("listing the signatures of {image}");
+        budget
+            .within(&what, async {
+                let digest = Digest::parse(digest)?;
+                let limits = &self.limits;
+                match reference::parse(image)? {
+                    Target::Registry(reference) => {
+                        let repository = self.remote.repository(&reference, budget);
+                        material::collect(&repository, &digest, kinds, limits, budget).await
+                    }
+                    Target::Layout(layout) => {
+                        let opened = Layout::open(&layout.dir, self.limits, budget).await?;
+                        material::collect(&opened, &digest, kinds, limits, budget).await
+                    }
+                }
+            })
+            .await
     }
 
     /// Appends one signature layer to the `sha256-<hex>.sig` manifest of `digest`, creating
@@ -170,6 +224,7 @@ impl Sources {
     ///
     /// In a registry, the payload, config and manifest are pushed (read-modify-write, racy as
     /// in cosign). In an image layout they are written the way `cosign save` stores them.
+    /// What is read and the whole call are held to `budget`.
     ///
     /// # Errors
     ///
@@ -181,6 +236,20 @@ impl Sources {
         image: &str,
         digest: &str,
         layer: Layer,
+        budget: &Budget,
+    ) -> Result<(), RegistryError> {
+        let what = format!("signing {image}");
+        budget
+            .within(&what, self.append_within(image, digest, layer, budget))
+            .await
+    }
+
+    async fn append_within(
+        &self,
+        image: &str,
+        digest: &str,
+        layer: Layer,
+        budget: &Budget,
     ) -> Result<(), RegistryError> {
         let digest = Digest::parse(digest)?;
         let payload_digest = Digest::parse(&layer.digest)?;
@@ -196,18 +265,18 @@ impl Sources {
         };
         match reference::parse(image)? {
             Target::Registry(reference) => {
-                let repository = self.remote.repository(&reference);
+                let repository = self.remote.repository(&reference, budget);
                 let update =
                     material::signature_update(&repository, &digest, descriptor, &self.limits);
                 let Some(signature) = update.await? else {
                     return Ok(());
                 };
                 self.remote
-                    .push_signature(&reference, &digest, &layer.payload, signature)
+                    .push_signature(&reference, &digest, &layer.payload, signature, budget)
                     .await
             }
             Target::Layout(layout) => {
-                let mut opened = Layout::open(&layout.dir, self.limits).await?;
+                let mut opened = Layout::open(&layout.dir, self.limits, budget).await?;
                 let update = material::signature_update(&opened, &digest, descriptor, &self.limits);
                 let Some(signature) = update.await? else {
                     return Ok(());

@@ -1,12 +1,11 @@
 //! The OCI distribution client: manifests, blobs and referrers read from a registry with
 //! byte caps and timeouts, and signature images pushed back.
 //!
-//! oci-client does the parts with protocol subtleties: reference parsing, the bearer-token
-//! challenge (anonymous or with Docker-config credentials) and blob uploads. Its pull functions
-//! buffer whole responses and fall back from the referrers API to the tag schema without saying
-//! so, so reads go through the same `reqwest` stack here instead, with the token oci-client
-//! obtained: every body is read chunk by chunk into a [`Capped`] buffer, and the referrers
-//! lookup reports which of the two ways answered.
+//! oci-client does blob and manifest uploads. Its pull functions buffer whole responses and
+//! fall back from the referrers API to the tag schema without saying so, and its token exchange
+//! follows any realm and reads the answer whole, so reads and the token exchange (`token`) go
+//! through the same `reqwest` stack here instead: every body is read chunk by chunk into a
+//! [`Capped`] buffer, and the referrers lookup reports which of the two ways answered.
 //!
 //! Plain HTTP is used for loopback registries, or for every registry under
 //! [`HttpPolicy::AllowHttp`]; everything else is HTTPS only, redirects included.
@@ -19,14 +18,16 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Reference, RegistryOperation};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderValue, WWW_AUTHENTICATE};
 
 use super::auth::{Authorization, Authorizer};
+use super::budget::Budget;
 use super::digest::{Attachment, Digest};
 use super::limits::{self, Capped, Limits};
 use super::manifest::{self, Descriptor, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, SignatureImage};
 use super::material::Store;
 use super::reference::{self, with_digest, with_tag};
+use super::token::{self, Challenge};
 use super::{Discovery, HttpPolicy, Options, RegistryError, Resolved};
 
 const USER_AGENT: &str = concat!("sigward/", env!("CARGO_PKG_VERSION"));
@@ -41,12 +42,43 @@ pub(super) struct Remote {
     https: OnceLock<Transport>,
     http: OnceLock<Transport>,
     authorizer: Authorizer,
+    /// Tests: stand-ins for remote hosts.
+    #[cfg(test)]
+    network: TestNetwork,
+}
+
+/// Tests only: lets an in-process TLS server stand in for remote hosts. The HTTPS client then
+/// trusts only `roots` (DER certificates) and finds each of `hosts` at `127.0.0.1`.
+#[cfg(test)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TestNetwork {
+    /// Certificates to trust instead of the system's.
+    pub(crate) roots: Vec<Vec<u8>>,
+    /// Host names found at `127.0.0.1` (the port is the URL's).
+    pub(crate) hosts: Vec<String>,
+}
+
+#[cfg(test)]
+impl TestNetwork {
+    fn apply(&self, mut builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        if !self.roots.is_empty() {
+            let roots = self
+                .roots
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+            builder = builder.tls_certs_only(roots);
+        }
+        for host in &self.hosts {
+            builder = builder.resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
+        builder.no_proxy()
+    }
 }
 
 /// The clients for one scheme.
 struct Transport {
     scheme: Scheme,
-    /// oci-client, for the token exchange and uploads; built when first needed, since its
+    /// oci-client, for uploads; built when first needed, since its
     /// TLS setup loads the system's root certificates even for plain HTTP.
     registry: OnceLock<oci_client::Client>,
     /// Timeouts for `registry` when it is built.
@@ -90,16 +122,22 @@ impl Remote {
             https: OnceLock::new(),
             http: OnceLock::new(),
             authorizer: Authorizer::new(options.credentials.clone()),
+            #[cfg(test)]
+            network: options.network.clone(),
         })
     }
 
     /// Resolves a tag (or checks a digest) to the digest of the manifest bytes served.
-    pub(super) async fn resolve(&self, image: &Reference) -> Result<Resolved, RegistryError> {
+    pub(super) async fn resolve(
+        &self,
+        image: &Reference,
+        budget: &Budget,
+    ) -> Result<Resolved, RegistryError> {
         let what = format!("manifest {image}");
         // A reference digest must be one we can check; it also picks the manifest to fetch.
         let expected = image.digest().map(Digest::parse).transpose()?;
         let bytes = self
-            .manifest(image)
+            .manifest(image, budget)
             .await?
             .ok_or_else(|| RegistryError::NotFound(what.clone()))?;
         // Never trust Docker-Content-Digest: the digest is the hash of the bytes we got.
@@ -115,10 +153,15 @@ impl Remote {
     }
 
     /// The store for `image`'s repository.
-    pub(super) fn repository<'a>(&'a self, image: &Reference) -> Repository<'a> {
+    pub(super) fn repository<'a>(
+        &'a self,
+        image: &Reference,
+        budget: &'a Budget,
+    ) -> Repository<'a> {
         Repository {
             remote: self,
             reference: image.clone(),
+            budget,
         }
     }
 
@@ -129,14 +172,31 @@ impl Remote {
         digest: &Digest,
         payload: &[u8],
         signature: SignatureImage,
+        budget: &Budget,
     ) -> Result<(), RegistryError> {
         let transport = self.transport(image)?;
         let what = format!("pushing signature to {}", reference::repository_name(image));
         let timeout = self.limits.timeout;
-        // Each call gets the whole timeout. This also stores the push token (and our
-        // credentials) in oci-client for the uploads.
+        // Each call gets the whole timeout.
         let push = RegistryOperation::Push;
-        limits::bounded(timeout, &what, self.authorize(transport, image, push, true)).await?;
+        let authorize = self.authorize(transport, image, push, true, budget);
+        let authorization = limits::bounded(timeout, &what, authorize).await?;
+        // oci-client uploads with what it is given. A bearer token is stored without any
+        // request. Basic credentials make it ask the registry's challenge again; a registry
+        // that now answered with a bearer challenge would get oci-client's exchange, but it
+        // receives these credentials anyway (it asked for basic authentication first).
+        let handed = match authorization {
+            Authorization::Anonymous => None,
+            Authorization::Basic { user, password } => Some(RegistryAuth::Basic(user, password)),
+            Authorization::Bearer(token) => Some(RegistryAuth::Bearer(token)),
+        };
+        if let Some(handed) = handed {
+            let store = transport.registry()?.auth(image, &handed, push);
+            limits::bounded(timeout, &what, async {
+                store.await.map(drop).map_err(|e| oci_error(e, &what))
+            })
+            .await?;
+        }
         for blob in [payload, signature.config.as_slice()] {
             let blob_digest = Digest::of(blob).to_string();
             let exists = transport.registry()?.blob_exists(image, &blob_digest);
@@ -166,7 +226,11 @@ impl Remote {
     }
 
     /// The manifest `image` names (by digest if it has one, else by tag); `None` on 404.
-    async fn manifest(&self, image: &Reference) -> Result<Option<Vec<u8>>, RegistryError> {
+    async fn manifest(
+        &self,
+        image: &Reference,
+        budget: &Budget,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
         let name = image.digest().or(image.tag()).unwrap_or("latest");
         let accept = MANIFEST_TYPES.join(", ");
         self.get(
@@ -174,6 +238,7 @@ impl Remote {
             &format!("manifests/{name}"),
             &accept,
             self.limits.manifest_bytes,
+            budget,
         )
         .await
     }
@@ -185,6 +250,7 @@ impl Remote {
         path: &str,
         accept: &str,
         max: u64,
+        budget: &Budget,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
         let transport = self.transport(image)?;
         let url = format!(
@@ -216,7 +282,7 @@ impl Remote {
                     StatusCode::UNAUTHORIZED if !fresh => {
                         fresh = true;
                         authorization = self
-                            .authorize(transport, image, RegistryOperation::Pull, true)
+                            .authorize(transport, image, RegistryOperation::Pull, true, budget)
                             .await?;
                         continue;
                     }
@@ -231,7 +297,10 @@ impl Remote {
                         limit: max,
                     });
                 }
-                let mut body = Capped::new(max);
+                if let Some(length) = response.content_length() {
+                    budget.check_fits(length, &what)?;
+                }
+                let mut body = Capped::new(max, budget);
                 while let Some(chunk) = response
                     .chunk()
                     .await
@@ -246,36 +315,86 @@ impl Remote {
     }
 
     /// What to send as `Authorization` for `op` on `image`'s repository: remembered, or (when
-    /// `fresh` or unknown) obtained through oci-client's challenge and token exchange.
+    /// `fresh` or unknown) obtained from the registry's challenge and, for a bearer challenge,
+    /// the token exchange (`token`, which checks the realm before sending anything to it).
     async fn authorize(
         &self,
         transport: &Transport,
         image: &Reference,
         op: RegistryOperation,
         fresh: bool,
+        budget: &Budget,
     ) -> Result<Authorization, RegistryError> {
         let (registry, repository) = (image.resolve_registry(), image.repository());
         if !fresh && let Some(known) = self.authorizer.granted(registry, repository, op) {
             return Ok(known);
         }
         let login = self.authorizer.login(registry).await?;
-        let token = transport
-            .registry()?
-            .auth(image, &login, op)
-            .await
-            .map_err(|e| oci_error(e, &format!("authenticating to {registry}")))?;
-        let authorization = match (token, login) {
-            (Some(token), _) => Authorization::Bearer(token),
-            (None, RegistryAuth::Basic(user, password)) => Authorization::Basic { user, password },
-            (None, _) => Authorization::Anonymous,
+        let basic = match &login {
+            RegistryAuth::Basic(user, password) => Some((user.as_str(), password.as_str())),
+            RegistryAuth::Anonymous | RegistryAuth::Bearer(_) => None,
+        };
+        let authorization = match (self.challenge(transport, registry).await?, &login) {
+            // A registry token from the credentials needs no exchange (as in oci-client).
+            (_, RegistryAuth::Bearer(token)) => Authorization::Bearer(token.clone()),
+            (Challenge::Bearer { realm, service }, _) => {
+                let realm = token::check_realm(&realm, registry, transport.scheme)?;
+                let realm_scheme = match realm.scheme() {
+                    "https" => Scheme::Https,
+                    _ => Scheme::Http,
+                };
+                let scope = match op {
+                    RegistryOperation::Pull => format!("repository:{repository}:pull"),
+                    RegistryOperation::Push => format!("repository:{repository}:pull,push"),
+                };
+                let client = &self.transport_for(realm_scheme)?.reader;
+                let exchange =
+                    token::exchange(client, realm, service.as_deref(), &scope, basic, budget);
+                Authorization::Bearer(exchange.await?)
+            }
+            (Challenge::Basic | Challenge::None, RegistryAuth::Basic(user, password)) => {
+                Authorization::Basic {
+                    user: user.clone(),
+                    password: password.clone(),
+                }
+            }
+            (Challenge::Basic | Challenge::None, RegistryAuth::Anonymous) => {
+                Authorization::Anonymous
+            }
         };
         self.authorizer
             .grant(registry, repository, op, authorization.clone());
         Ok(authorization)
     }
 
+    /// The challenge of `registry`: `GET /v2/` and its `WWW-Authenticate` header (the body is
+    /// never read).
+    async fn challenge(
+        &self,
+        transport: &Transport,
+        registry: &str,
+    ) -> Result<Challenge, RegistryError> {
+        let url = format!("{}://{registry}/v2/", transport.scheme.as_str());
+        let what = format!("{registry}/v2/");
+        let response = transport
+            .reader
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, &what))?;
+        let challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+            .map_or(Challenge::None, token::parse_challenge);
+        Ok(challenge)
+    }
+
     fn transport(&self, image: &Reference) -> Result<&Transport, RegistryError> {
-        let scheme = scheme_for(self.http_policy, image.resolve_registry());
+        self.transport_for(scheme_for(self.http_policy, image.resolve_registry()))
+    }
+
+    fn transport_for(&self, scheme: Scheme) -> Result<&Transport, RegistryError> {
         let cell = match scheme {
             Scheme::Https => &self.https,
             Scheme::Http => &self.http,
@@ -283,7 +402,13 @@ impl Remote {
         if let Some(transport) = cell.get() {
             return Ok(transport);
         }
-        let transport = Transport::new(scheme, &self.limits)?;
+        #[cfg(test)]
+        let network = self.network.clone();
+        let transport = Transport::new(scheme, &self.limits, |builder| {
+            #[cfg(test)]
+            let builder = network.apply(builder);
+            builder
+        })?;
         // Another thread may have won the race; either client is as good.
         Ok(cell.get_or_init(|| transport))
     }
@@ -294,6 +419,8 @@ impl Remote {
 pub(super) struct Repository<'a> {
     remote: &'a Remote,
     reference: Reference,
+    /// What every read of this repository is taken from.
+    budget: &'a Budget,
 }
 
 impl Store for Repository<'_> {
@@ -303,7 +430,7 @@ impl Store for Repository<'_> {
         kind: Attachment,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
         let tag = with_tag(&self.reference, digest.attachment_tag(kind));
-        self.remote.manifest(&tag).await
+        self.remote.manifest(&tag, self.budget).await
     }
 
     async fn referrers(
@@ -316,14 +443,14 @@ impl Store for Repository<'_> {
         let path = format!("referrers/{digest}");
         if let Some(bytes) = self
             .remote
-            .get(&self.reference, &path, OCI_INDEX, limit)
+            .get(&self.reference, &path, OCI_INDEX, limit, self.budget)
             .await?
         {
             let index = manifest::parse_index(&bytes, &format!("referrers of {digest}"))?;
             return Ok((index.manifests, Discovery::ReferrersApi));
         }
         let tag = with_tag(&self.reference, digest.referrers_tag());
-        let manifests = match self.remote.manifest(&tag).await? {
+        let manifests = match self.remote.manifest(&tag, self.budget).await? {
             Some(bytes) => {
                 manifest::parse_index(&bytes, &format!("tag {}", digest.referrers_tag()))?.manifests
             }
@@ -335,7 +462,7 @@ impl Store for Repository<'_> {
     async fn manifest(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
         let by_digest = with_digest(&self.reference, digest);
         self.remote
-            .manifest(&by_digest)
+            .manifest(&by_digest, self.budget)
             .await?
             .ok_or_else(|| RegistryError::NotFound(format!("manifest {by_digest}")))
     }
@@ -343,7 +470,7 @@ impl Store for Repository<'_> {
     async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>, RegistryError> {
         let path = format!("blobs/{digest}");
         self.remote
-            .get(&self.reference, &path, "*/*", max)
+            .get(&self.reference, &path, "*/*", max, self.budget)
             .await?
             .ok_or_else(|| {
                 let name = reference::repository_name(&self.reference);
@@ -353,7 +480,12 @@ impl Store for Repository<'_> {
 }
 
 impl Transport {
-    fn new(scheme: Scheme, limits: &Limits) -> Result<Self, RegistryError> {
+    /// The clients for `scheme`; `configure` gets the last word on the reader's settings.
+    fn new(
+        scheme: Scheme,
+        limits: &Limits,
+        configure: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Result<Self, RegistryError> {
         let mut reader = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(limits.timeout)
@@ -363,7 +495,7 @@ impl Transport {
             // Never speaks TLS: skip loading the system's root certificates (tens of ms).
             reader = reader.tls_certs_only(Vec::new());
         }
-        let reader = reader.build().map_err(|e| setup(&e))?;
+        let reader = configure(reader).build().map_err(|e| setup(&e))?;
         Ok(Self {
             scheme,
             registry: OnceLock::new(),

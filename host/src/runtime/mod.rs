@@ -15,11 +15,12 @@
 
 mod bindings;
 mod convert;
+mod deadline;
 mod report;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sigward_policy::fetch::Fetch;
 use sigward_policy::image::VerifyRequest;
@@ -30,6 +31,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub use report::{BundleOutcome, Check, Denial, Report, SignatureReport, Signer};
 
 use bindings::{Policy, PolicyPre};
+use deadline::{Nothing, Until};
 
 /// The component built for every engine (no post-MVP proposals).
 const EMBEDDED_PORTABLE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_PORTABLE"));
@@ -107,9 +109,27 @@ pub enum RuntimeError {
     /// The guest ran past its deadline.
     #[error("the verifier ran past its {0:?} deadline")]
     Deadline(Duration),
-    /// The guest trapped (a panic, a memory limit, an out-of-bounds access).
+    /// The guest trapped (a panic, a memory limit, an out-of-bounds access). The message
+    /// carries wasmtime's wasm backtrace: log it, show [`RuntimeError::summary`] to clients.
     #[error("the verifier trapped: {0:#}")]
     Trap(wasmtime::Error),
+}
+
+impl RuntimeError {
+    /// A one-line description without internals (no wasm backtrace, no file paths), for
+    /// answers sent to clients such as the API server; the full error belongs in the log.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Trap(err) => match err.downcast_ref::<Trap>() {
+                Some(trap) => format!("the verifier trapped: {trap}"),
+                None => "the verifier trapped".to_owned(),
+            },
+            Self::Deadline(budget) => format!("the verifier ran past its {budget:?} deadline"),
+            Self::NotEmbedded | Self::Read { .. } | Self::Load(_) => {
+                "the verifier could not be loaded".to_owned()
+            }
+        }
+    }
 }
 
 /// An embedded component compiled ahead of time.
@@ -230,6 +250,45 @@ impl Runtime {
         .map(|answer| answer.map(convert::report).map_err(convert::denial))
     }
 
+    /// [`Runtime::verify_image`] that also ends at `until` (a request's deadline): the guest's
+    /// time limit is the smaller of [`Limits::deadline`] and the time left, and every fetch
+    /// the guest asks for after `until` fails at once instead of reaching the registry.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::Deadline`] or [`RuntimeError::Trap`] when the guest gave no answer.
+    pub fn verify_image_until(
+        &self,
+        request: &VerifyRequest,
+        source: Box<dyn Fetch + Send>,
+        until: Instant,
+    ) -> Result<Result<Report, Denial>, RuntimeError> {
+        let request = convert::verify_request(request);
+        let source = Box::new(Until {
+            inner: source,
+            until,
+        });
+        self.call_until(source, Some(until), |policy, store| {
+            policy
+                .sigward_policy_verifier()
+                .call_verify_image(store, &request)
+        })
+        .map(|answer| answer.map(convert::report).map_err(convert::denial))
+    }
+
+    /// Whether a fresh instance of the component can be made now (for readiness probes).
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::Trap`] with wasmtime's reason when instantiation fails.
+    pub fn check(&self) -> Result<(), RuntimeError> {
+        let source = Box::new(Until {
+            inner: Box::new(Nothing),
+            until: Instant::now(),
+        });
+        self.call_until(source, None, |_, _| Ok(()))
+    }
+
     /// Verifies a standalone Sigstore bundle in a fresh instance; trust roots come through
     /// `source`.
     ///
@@ -280,6 +339,26 @@ impl Runtime {
         source: Box<dyn Fetch + Send>,
         f: impl FnOnce(&Policy, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
+        self.call_until(source, None, f)
+    }
+
+    /// Runs `f` in a fresh instance under the limits, and by `until` when given.
+    fn call_until<R>(
+        &self,
+        source: Box<dyn Fetch + Send>,
+        until: Option<Instant>,
+        f: impl FnOnce(&Policy, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, RuntimeError> {
+        let budget = match until {
+            Some(until) => self
+                .limits
+                .deadline
+                .min(until.saturating_duration_since(Instant::now())),
+            None => self.limits.deadline,
+        };
+        if budget.is_zero() {
+            return Err(RuntimeError::Deadline(budget));
+        }
         let state = HostState {
             // Nothing inherited; std's HashMap seed (the regex engine keys capture names by
             // it) is fixed, so every call is deterministic.
@@ -293,12 +372,7 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        let ticks = self
-            .limits
-            .deadline
-            .as_millis()
-            .div_ceil(TICK.as_millis())
-            .max(1);
+        let ticks = budget.as_millis().div_ceil(TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
         let outcome = self
@@ -306,7 +380,7 @@ impl Runtime {
             .instantiate(&mut store)
             .and_then(|policy| f(&policy, &mut store));
         outcome.map_err(|err| match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => RuntimeError::Deadline(self.limits.deadline),
+            Some(Trap::Interrupt) => RuntimeError::Deadline(budget),
             _ => RuntimeError::Trap(err),
         })
     }

@@ -219,6 +219,40 @@ fn deadline_interrupts_the_guest() {
     assert!(matches!(err, RuntimeError::Deadline(_)), "{err}");
 }
 
+/// Issue 8 item 8: the guest's time limit is what is left of the request's deadline when that
+/// is shorter than the configured one, and nothing is fetched once it has passed.
+#[test]
+fn a_request_deadline_shorter_than_the_limit_stops_the_guest() {
+    let runtime = runtime(&ComponentSource::EmbeddedWide, Limits::default());
+    let case = cases().join("cosign-tagless");
+    let slow = Memory {
+        layers: vec![layer(&case)],
+        delay: Duration::from_millis(300),
+    };
+    let started = Instant::now();
+    let until = Instant::now() + Duration::from_millis(100);
+    let err = runtime
+        .verify_image_until(&request(&case), Box::new(slow), until)
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::Deadline(_)), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not the 30 s limit: {:?}",
+        started.elapsed()
+    );
+
+    let passed = Instant::now();
+    let fine = Memory {
+        layers: vec![layer(&case)],
+        delay: Duration::ZERO,
+    };
+    let err = runtime
+        .verify_image_until(&request(&case), Box::new(fine), passed)
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::Deadline(_)), "{err}");
+    assert!(runtime.check().is_ok(), "still instantiable");
+}
+
 #[test]
 fn refuses_files_that_are_not_components() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,9 +4,14 @@
 //! [`VerdictCache`]), everything under one deadline per request. What misses the deadline is a
 //! failure like any other, so an answer is always sent and it fails closed unless the policy
 //! only warns.
+//!
+//! Verifications run in a bounded number of slots (see `slots`), and each one ends at its
+//! request's deadline: the guest's time limit is the time left, and fetches asked for after it
+//! are refused. Readiness (`/readyz`) is false while every slot is taken or the component
+//! cannot be instantiated.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,10 +29,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::cache::VerdictCache;
+use super::slots::{OVERLOADED, Refusal, SlotConfig, Slots};
 use super::{Decision, Endpoint, Metrics, Reply, Service};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, RuntimeError};
 use crate::trust::TrustRoots;
 
 /// What the admission service decides with.
@@ -38,7 +44,12 @@ pub struct Admission {
     pub settings: Settings,
     /// The budget of one request, I/O included; keep it below the webhook's `timeoutSeconds`.
     pub deadline: Duration,
+    /// How many verifications may run at once, in all and per registry host.
+    pub slots: SlotConfig,
 }
+
+/// How long a readiness check of the component is reused.
+const READINESS_CHECK_TTL: Duration = Duration::from_secs(1);
 
 /// Answers admission requests; cheap to clone.
 #[derive(Clone)]
@@ -55,6 +66,9 @@ struct Inner {
     trust: Arc<TrustRoots>,
     cache: VerdictCache,
     metrics: Arc<Metrics>,
+    slots: Arc<Slots>,
+    /// When the component was last instantiated for readiness, and whether that worked.
+    instantiable: Mutex<Option<(std::time::Instant, bool)>>,
 }
 
 impl AdmissionService {
@@ -67,9 +81,12 @@ impl AdmissionService {
         cache: VerdictCache,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let slots = Slots::new(admission.slots, Arc::clone(&metrics));
         Self {
             inner: Arc::new(Inner {
                 policies: RwLock::new(Arc::new(admission.policies.clone())),
+                slots,
+                instantiable: Mutex::new(None),
                 admission,
                 runtime,
                 sources,
@@ -108,11 +125,42 @@ impl Service for AdmissionService {
     }
 
     fn ready(&self) -> bool {
-        true
+        if self.inner.slots.exhausted() {
+            tracing::debug!(
+                running = self.inner.slots.running(),
+                "not ready: every verification slot is taken"
+            );
+            return false;
+        }
+        self.inner.instantiable()
     }
 }
 
 impl Inner {
+    /// Whether the component can be instantiated, checked at most once per
+    /// [`READINESS_CHECK_TTL`] (probes may come often; an instantiation costs about a
+    /// millisecond).
+    fn instantiable(&self) -> bool {
+        let mut last = self
+            .instantiable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, ok)) = *last
+            && at.elapsed() < READINESS_CHECK_TTL
+        {
+            return ok;
+        }
+        let ok = match self.runtime.check() {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(error = %error, "not ready: the component cannot be instantiated");
+                false
+            }
+        };
+        *last = Some((std::time::Instant::now(), ok));
+        ok
+    }
+
     async fn review(self: &Arc<Self>, body: &[u8], mutate: bool, deadline: Instant) -> Reply {
         let review = match Review::parse(body) {
             Ok(review) => review,
@@ -204,7 +252,9 @@ impl Inner {
             let inner = Arc::clone(self);
             tasks.spawn(async move {
                 inner.metrics.registry_fetch("resolve");
-                let resolved = tokio::time::timeout_at(deadline, inner.sources.resolve(&tag)).await;
+                let budget = inner.sources.budget(deadline);
+                let resolving = inner.sources.resolve(&tag, &budget);
+                let resolved = tokio::time::timeout_at(deadline, resolving).await;
                 let resolution = match resolved {
                     Ok(Ok(resolved)) => Ok(resolved.digest),
                     Ok(Err(error)) => Err(error.to_string()),
@@ -254,39 +304,62 @@ impl Inner {
         outcomes
     }
 
-    /// One verification in a fresh component instance, on a blocking thread.
+    /// One verification in a fresh component instance, on a blocking thread, in a slot.
     async fn verify(self: Arc<Self>, request: VerifyRequest, deadline: Instant) -> Outcome {
         let started = std::time::Instant::now();
+        let slot = match self.slots.acquire(&request.image, deadline).await {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                self.metrics.verification_refused(OVERLOADED);
+                let why = match refusal {
+                    Refusal::QueueFull => "too many verifications wait for this registry",
+                    Refusal::Deadline => "no verification slot was free before the deadline",
+                };
+                tracing::debug!(image = request.image, why, "verification refused");
+                return Err(Failure {
+                    reason: OVERLOADED.to_owned(),
+                    message: format!(
+                        "{why} ({} verifications running); try again",
+                        self.slots.capacity()
+                    ),
+                });
+            }
+        };
         let runtime = Arc::clone(&self.runtime);
         let source = Counting {
+            // Every fetch of this verification ends at the request's deadline (a call still
+            // running then is dropped) and draws on one byte budget.
             inner: RegistryFetch::new(
                 Arc::clone(&self.sources),
                 Handle::current(),
                 Arc::clone(&self.trust),
-            ),
+            )
+            .with_budget(Arc::new(self.sources.budget(deadline))),
             metrics: Arc::clone(&self.metrics),
         };
         let statements = request.check != CheckKind::Signature;
-        let task =
-            tokio::task::spawn_blocking(move || runtime.verify_image(&request, Box::new(source)));
+        let image = request.image.clone();
+        let until = deadline.into_std();
+        let task = tokio::task::spawn_blocking(move || {
+            // The slot is freed when this thread is done, not when the answer is sent.
+            let _slot = slot;
+            runtime.verify_image_until(&request, Box::new(source), until)
+        });
         let outcome = match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(Ok(Ok(report)))) => Ok(report.verification(statements)),
             Ok(Ok(Ok(Err(denial)))) => Err(Failure {
                 reason: denial.reason,
                 message: denial.message,
             }),
-            Ok(Ok(Err(error))) => Err(Failure {
-                reason: "verifier-failed".to_owned(),
-                message: error.to_string(),
-            }),
-            Ok(Err(error)) => Err(Failure {
-                reason: "verifier-failed".to_owned(),
-                message: error.to_string(),
-            }),
-            Err(_) => Err(Failure {
-                reason: "deadline".to_owned(),
-                message: "verification did not finish within the request's deadline".to_owned(),
-            }),
+            Ok(Ok(Err(error))) => Err(runtime_failure(&image, &error)),
+            Err(_) => Err(deadline_failure()),
+            Ok(Err(error)) => {
+                tracing::error!(image, error = %error, "a verification thread failed");
+                Err(Failure {
+                    reason: "verifier-failed".to_owned(),
+                    message: "the verification failed unexpectedly".to_owned(),
+                })
+            }
         };
         let label = match &outcome {
             Ok(verification) if verification.verified => "verified",
@@ -296,6 +369,27 @@ impl Inner {
         self.metrics
             .verification(label, started.elapsed().as_secs_f64());
         outcome
+    }
+}
+
+/// What the client is told when the component gave no answer. The full error (a trap's wasm
+/// backtrace, with function names and offsets of the verifier) is logged; the client gets
+/// [`RuntimeError::summary`].
+fn runtime_failure(image: &str, error: &RuntimeError) -> Failure {
+    if let RuntimeError::Deadline(_) = error {
+        return deadline_failure();
+    }
+    tracing::warn!(image, error = %error, "the verifier gave no answer");
+    Failure {
+        reason: "verifier-failed".to_owned(),
+        message: error.summary(),
+    }
+}
+
+fn deadline_failure() -> Failure {
+    Failure {
+        reason: "deadline".to_owned(),
+        message: "verification did not finish within the request's deadline".to_owned(),
     }
 }
 
@@ -341,5 +435,90 @@ fn reply(status: StatusCode, body: &Value, decision: Decision) -> Reply {
         status,
         body: serde_json::to_vec(body).unwrap_or_default(),
         decision,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sigward_policy::authority::{Authority, NamedAuthority};
+    use sigward_policy::fetch::{Fetch, FetchError, Kinds, Layer, Material, Resolved};
+    use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
+
+    use super::runtime_failure;
+    use crate::runtime::{ComponentSource, Limits, Runtime, RuntimeError};
+
+    /// Serves one image whose signatures are far larger than the guest may hold.
+    struct Huge;
+
+    impl Fetch for Huge {
+        fn resolve(&mut self, _: &str) -> Result<Resolved, FetchError> {
+            Ok(Resolved {
+                repository: Some("registry.test/app".to_owned()),
+                digest: format!("sha256:{}", "a".repeat(64)),
+                media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+            })
+        }
+        fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
+            let payload = vec![b'x'; 16 << 20];
+            Ok(Material {
+                signatures: vec![Layer {
+                    media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+                    digest: sigward_policy::digest::Digest::of(&payload).to_string(),
+                    annotations: std::collections::BTreeMap::new(),
+                    payload,
+                }],
+                ..Material::default()
+            })
+        }
+        fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+            Err(FetchError::NotFound(name.to_owned()))
+        }
+    }
+
+    /// Issue 8 item 12: a trap's backtrace goes to the log, never to the client.
+    #[test]
+    fn a_trap_is_told_to_the_client_without_its_backtrace() {
+        let limits = Limits {
+            memory_bytes: 8 << 20,
+            ..Limits::default()
+        };
+        let runtime = Runtime::new(&ComponentSource::EmbeddedWide, limits).unwrap();
+        let key = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policy-wasm/tests/data/image/key.pub"
+        ))
+        .unwrap();
+        let request = VerifyRequest {
+            image: "registry.test/app:v1".to_owned(),
+            authorities: vec![NamedAuthority {
+                name: "key".to_owned(),
+                authority: Authority::Key(key),
+            }],
+            annotations: Vec::new(),
+            check: CheckKind::Signature,
+            tlog: TlogPolicy::InsecureIgnore,
+            signatures_from: None,
+            trusted_root: "production".to_owned(),
+            at: 1_700_000_000,
+        };
+        let error = runtime.verify_image(&request, Box::new(Huge)).unwrap_err();
+        assert!(matches!(error, RuntimeError::Trap(_)), "{error}");
+        let logged = error.to_string();
+        assert!(logged.contains("backtrace"), "the log keeps it: {logged}");
+        let failure = runtime_failure(&request.image, &error);
+        assert_eq!(failure.reason, "verifier-failed");
+        assert!(
+            failure.message.starts_with("the verifier trapped"),
+            "{}",
+            failure.message
+        );
+        for internal in ["backtrace", "0x", "sigward_policy", ".rs:"] {
+            assert!(
+                !failure.message.contains(internal),
+                "{internal:?} in {:?}",
+                failure.message
+            );
+        }
+        assert!(!failure.message.contains('\n'), "{:?}", failure.message);
     }
 }

@@ -35,7 +35,7 @@ impl Default for CacheConfig {
 
 /// Failure reasons that say more about this request's budget than about the image; they are
 /// never cached.
-const UNCACHED_REASONS: [&str; 2] = ["deadline", "verifier-failed"];
+const UNCACHED_REASONS: [&str; 3] = ["deadline", "verifier-failed", super::slots::OVERLOADED];
 
 struct Entry {
     outcome: Outcome,

@@ -2,40 +2,46 @@
 //! limits, the outer safety timeout, request metrics and logs, and graceful shutdown.
 //!
 //! Every connection runs in its own task; a failed handshake or connection is logged at debug
-//! level and forgotten. On shutdown the listener is closed, open connections finish the
-//! request in flight (idle ones close at once), and whatever is still open after
-//! [`SHUTDOWN_GRACE`] is aborted.
+//! level and forgotten. What one connection may hold, and for how long, is bounded (see
+//! [`ServerConfig`](super::ServerConfig)): the TLS handshake by [`HANDSHAKE_TIMEOUT`], the
+//! wait for a request (first or keep-alive) by `idle_timeout`, each request's headers by
+//! `header_timeout` from their first byte, its body by `body_timeout` (then 408), and the
+//! number of open connections by `max_connections` ([`Connections`] says what happens at the
+//! cap). A body with a `Content-Encoding` other than `identity` is read (under the same cap)
+//! and refused with 415: nothing here decompresses, so there is no decompression bomb to
+//! defuse.
+//!
+//! On shutdown the listener is closed, open connections finish the request in flight (idle ones
+//! close at once), and whatever is still open after [`SHUTDOWN_GRACE`] is aborted.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONNECTION, CONTENT_TYPE};
+use http::header::{ALLOW, CONNECTION, CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
+use super::connections::{ConnectionState, Connections, Phase, Reservation, Slot, Watched};
 use super::metrics::{self, Metrics};
 use super::service::{Decision, Endpoint, Service};
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a client may take to send a request's headers, and how long an idle keep-alive
-/// connection stays open (hyper's default, made explicit).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long open connections may take to finish after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -54,6 +60,10 @@ pub(crate) struct App<S> {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) max_body_bytes: usize,
     pub(crate) request_timeout: Duration,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 /// Accepts connections on `listener` until `shutdown` resolves, then shuts down gracefully.
@@ -63,43 +73,77 @@ pub(crate) async fn accept<S: Service>(
     app: Arc<App<S>>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
-    let mut connections = JoinSet::new();
+    let connections = Connections::new(app.max_connections);
+    let (stop, stopping) = watch::channel(false);
+    let mut tasks = JoinSet::new();
     let mut shutdown = pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let task = connection(tcp, peer, acceptor.clone(), Arc::clone(&app), graceful.watcher());
-                    connections.spawn(task);
+            // Reap finished connection tasks so the set does not grow.
+            Some(joined) = tasks.join_next() => {
+                if let Err(err) = joined {
+                    tracing::debug!(error = %err, "connection task failed");
+                }
+                app.metrics.open_connections(connections.open());
+            }
+            accepted = accept_one(&listener, &connections, &app.metrics) => match accepted {
+                Ok((tcp, peer, reservation)) => {
+                    let (slot, state) = reservation.admit();
+                    app.metrics.open_connections(connections.open());
+                    let task = connection(
+                        tcp,
+                        peer,
+                        acceptor.clone(),
+                        Arc::clone(&app),
+                        (slot, state),
+                        stopping.clone(),
+                    );
+                    tasks.spawn(task);
                 }
                 Err(err) => {
                     tracing::debug!(error = %err, "accepting a connection failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
             },
-            // Reap finished connection tasks so the set does not grow.
-            Some(joined) = connections.join_next() => {
-                if let Err(err) = joined {
-                    tracing::debug!(error = %err, "connection task failed");
-                }
-            }
         }
     }
     drop(listener);
     tracing::info!(
-        open = connections.len(),
+        open = tasks.len(),
         "shutting down: finishing open connections"
     );
-    if timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    let _ = stop.send(true);
+    let drained = timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!(
-            open = connections.len(),
+            open = tasks.len(),
             "connections still open after {} s; closing them",
             SHUTDOWN_GRACE.as_secs(),
         );
     }
-    connections.abort_all();
+    tasks.abort_all();
+}
+
+/// Waits for room under the connection cap, then accepts one connection.
+async fn accept_one(
+    listener: &TcpListener,
+    connections: &Arc<Connections>,
+    metrics: &Metrics,
+) -> io::Result<(TcpStream, SocketAddr, Reservation)> {
+    let reservation = connections
+        .reserve(|shed| {
+            if shed > 0 {
+                tracing::debug!(shed, "connection cap reached: closing idle connections");
+                metrics.connections_shed(shed);
+            }
+        })
+        .await;
+    let (tcp, peer) = listener.accept().await?;
+    Ok((tcp, peer, reservation))
 }
 
 async fn connection<S: Service>(
@@ -107,8 +151,11 @@ async fn connection<S: Service>(
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     app: Arc<App<S>>,
-    watcher: Watcher,
+    (slot, state): (Slot, Arc<ConnectionState>),
+    mut stopping: watch::Receiver<bool>,
 ) {
+    // Holds the connection's place under the cap until this task ends.
+    let _slot = slot;
     let tls = match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(err)) => {
@@ -120,15 +167,65 @@ async fn connection<S: Service>(
             return;
         }
     };
+    state.idle();
+    let idle_timeout = app.idle_timeout;
+    let header_timeout = app.header_timeout;
+    let handler_state = Arc::clone(&state);
     let service = service_fn(move |request| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(app.respond(request).await) }
+        let busy = handler_state.busy();
+        async move {
+            let response = app.respond(request).await;
+            drop(busy);
+            Ok::<_, Infallible>(response)
+        }
     });
+    // hyper's header timer starts when it begins waiting for a request, so it is given the idle
+    // and header allowances together; the loop below holds each phase to its own.
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(tls), service);
-    if let Err(err) = watcher.watch(conn).await {
+        .header_read_timeout(idle_timeout.saturating_add(header_timeout))
+        .serve_connection(TokioIo::new(Watched::new(tls, Arc::clone(&state))), service);
+    let mut conn = pin!(conn);
+    // Once closing, hyper finishes the request in flight (if any) and ends the connection.
+    let mut closing = false;
+    let result = loop {
+        let check = match state.phase() {
+            Phase::Idle(since) if !closing => since + idle_timeout,
+            Phase::Headers(since) => since + header_timeout,
+            Phase::Idle(_) | Phase::Busy => Instant::now() + idle_timeout.min(header_timeout),
+        };
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            () = state.shed.notified(), if !closing => {
+                if let Phase::Idle(_) = state.phase() {
+                    tracing::debug!(%peer, "closing an idle connection to make room");
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                } else {
+                    state.decline();
+                }
+            }
+            () = tokio::time::sleep_until(check.into()) => match state.phase() {
+                Phase::Idle(since) if !closing && since.elapsed() >= idle_timeout => {
+                    tracing::debug!(%peer, "closing an idle connection");
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                Phase::Headers(since) if since.elapsed() >= header_timeout => {
+                    // Half a request: nothing to finish gracefully.
+                    tracing::debug!(%peer, "request headers not received in time");
+                    return;
+                }
+                Phase::Idle(_) | Phase::Headers(_) | Phase::Busy => {}
+            },
+            _ = stopping.wait_for(|stop| *stop), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    };
+    if let Err(err) = result {
         tracing::debug!(%peer, error = %err, "connection failed");
     }
 }
@@ -175,13 +272,26 @@ impl<S: Service> App<S> {
         self.metrics
             .request_duration(endpoint.as_str(), elapsed.as_secs_f64());
         self.metrics.decision(endpoint.as_str(), decision.as_str());
-        tracing::info!(
-            endpoint = endpoint.as_str(),
-            status,
-            decision = decision.as_str(),
-            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            "admission request",
-        );
+        let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        // At the default level only what needs a look (denials, warnings, errors) is logged;
+        // a line for every allowed request is debug (a million requests once wrote 203 MB).
+        if decision == Decision::Allow {
+            tracing::debug!(
+                endpoint = endpoint.as_str(),
+                status,
+                decision = decision.as_str(),
+                duration_ms,
+                "admission request"
+            );
+        } else {
+            tracing::info!(
+                endpoint = endpoint.as_str(),
+                status,
+                decision = decision.as_str(),
+                duration_ms,
+                "admission request"
+            );
+        }
         response
     }
 
@@ -190,8 +300,32 @@ impl<S: Service> App<S> {
         endpoint: Endpoint,
         request: Request<Incoming>,
     ) -> (HttpResponse, Decision) {
-        let body = match read_body(request.into_body(), self.max_body_bytes).await {
+        let encoded = request
+            .headers()
+            .get_all(CONTENT_ENCODING)
+            .iter()
+            .any(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"));
+        let body = timeout(
+            self.body_timeout,
+            read_body(request.into_body(), self.max_body_bytes),
+        );
+        let body = match body.await.unwrap_or(Err(BodyError::Slow)) {
             Ok(body) => body,
+            Err(BodyError::Slow) => {
+                tracing::debug!(
+                    endpoint = endpoint.as_str(),
+                    "request body not received in time"
+                );
+                let message = format!(
+                    "request body not received within {} ms",
+                    self.body_timeout.as_millis()
+                );
+                let mut response = json_error(StatusCode::REQUEST_TIMEOUT, &message);
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return (response, Decision::Error);
+            }
             Err(BodyError::TooLarge) => {
                 let message = format!("request body larger than {} bytes", self.max_body_bytes);
                 let mut response = json_error(StatusCode::PAYLOAD_TOO_LARGE, &message);
@@ -207,6 +341,15 @@ impl<S: Service> App<S> {
                 return (response, Decision::Error);
             }
         };
+        // Refused only once read (under the same cap and deadline), so that the client is not
+        // cut off while it sends; what was read is dropped undecoded.
+        if encoded {
+            let response = json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Encoding is not supported; send the body uncompressed",
+            );
+            return (response, Decision::Error);
+        }
         let deadline = self.request_timeout.saturating_add(SAFETY_MARGIN);
         match timeout(deadline, self.service.handle(endpoint, body)).await {
             Ok(reply) => {
@@ -231,6 +374,7 @@ impl<S: Service> App<S> {
 
 enum BodyError {
     TooLarge,
+    Slow,
     Read(Box<dyn std::error::Error + Send + Sync>),
 }
 

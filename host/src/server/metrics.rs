@@ -8,6 +8,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -31,7 +32,9 @@ const VERIFICATION_BUCKETS: [f64; 14] = [
 /// Names (the text encoder appends `_total` to counters): `sigward_requests{endpoint,code}`,
 /// `sigward_request_duration_seconds{endpoint}`, `sigward_decisions{endpoint,decision}`,
 /// `sigward_verifications{outcome}`, `sigward_verification_duration_seconds`,
-/// `sigward_cache_lookups{result}`, `sigward_registry_fetches{kind}`.
+/// `sigward_cache_lookups{result}`, `sigward_registry_fetches{kind}`,
+/// `sigward_open_connections`, `sigward_connections_shed`, `sigward_verifications_in_flight`,
+/// `sigward_verifications_refused{reason}`.
 pub struct Metrics {
     registry: Registry,
     requests: Family<EndpointCode, Counter>,
@@ -41,6 +44,10 @@ pub struct Metrics {
     verification_duration: Histogram,
     cache_lookups: Family<ResultLabel, Counter>,
     registry_fetches: Family<KindLabel, Counter>,
+    open_connections: Gauge,
+    connections_shed: Counter,
+    verifications_in_flight: Gauge,
+    verifications_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Metrics {
@@ -57,6 +64,10 @@ impl Metrics {
         let verification_duration = Histogram::new(VERIFICATION_BUCKETS);
         let cache_lookups = Family::<ResultLabel, Counter>::default();
         let registry_fetches = Family::<KindLabel, Counter>::default();
+        let open_connections = Gauge::default();
+        let connections_shed = Counter::default();
+        let verifications_in_flight = Gauge::default();
+        let verifications_refused = Family::<ReasonLabel, Counter>::default();
 
         registry.register(
             "sigward_requests",
@@ -93,6 +104,28 @@ impl Metrics {
             "Registry fetches, by kind (resolve, attached, trusted-root)",
             registry_fetches.clone(),
         );
+        registry.register(
+            "sigward_open_connections",
+            "Client connections open now",
+            open_connections.clone(),
+        );
+        registry.register(
+            "sigward_connections_shed",
+            "Idle client connections closed early because the connection cap was reached",
+            connections_shed.clone(),
+        );
+        registry.register(
+            "sigward_verifications_in_flight",
+            "Verifications running now (each holds a verification slot and a thread until it \
+             really ends, deadline passed or not)",
+            verifications_in_flight.clone(),
+        );
+        registry.register(
+            "sigward_verifications_refused",
+            "Verifications not started for lack of a free slot before the request's deadline, \
+             by reason (overloaded)",
+            verifications_refused.clone(),
+        );
 
         Self {
             registry,
@@ -103,6 +136,10 @@ impl Metrics {
             verification_duration,
             cache_lookups,
             registry_fetches,
+            open_connections,
+            connections_shed,
+            verifications_in_flight,
+            verifications_refused,
         }
     }
 
@@ -158,6 +195,32 @@ impl Metrics {
             kind: kind.to_owned(),
         };
         self.registry_fetches.get_or_create(&labels).inc();
+    }
+
+    /// Records how many client connections are open.
+    pub fn open_connections(&self, open: usize) {
+        self.open_connections
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
+    /// Counts `shed` idle connections closed to make room under the connection cap.
+    pub fn connections_shed(&self, shed: usize) {
+        self.connections_shed
+            .inc_by(u64::try_from(shed).unwrap_or(u64::MAX));
+    }
+
+    /// Records how many verifications are running.
+    pub fn verifications_in_flight(&self, running: usize) {
+        self.verifications_in_flight
+            .set(i64::try_from(running).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one verification refused for `reason` (`overloaded`).
+    pub fn verification_refused(&self, reason: &str) {
+        let labels = ReasonLabel {
+            reason: reason.to_owned(),
+        };
+        self.verifications_refused.get_or_create(&labels).inc();
     }
 
     /// Encodes every metric in the OpenMetrics text format ([`CONTENT_TYPE`]).
@@ -218,4 +281,9 @@ struct ResultLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
 }

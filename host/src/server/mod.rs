@@ -6,24 +6,35 @@
 //! Routes:
 //! - `POST /validate`, `POST /mutate`, `POST /gatekeeper` → [`Service::handle`] (query strings,
 //!   such as the API server's `?timeout=10s`, are ignored); bodies over
-//!   [`ServerConfig::max_body_bytes`] get 413;
+//!   [`ServerConfig::max_body_bytes`] get 413, bodies not received within
+//!   [`ServerConfig::body_timeout`] 408, compressed bodies (`Content-Encoding`) 415;
 //! - `GET /healthz` → 200 `ok`; `GET /readyz` → 200 when [`Service::ready`], else 503;
 //! - `GET /metrics` → [`Metrics::encode`];
 //! - anything else → 404, or 405 for a known path with the wrong method, with a JSON
 //!   `{"error": "..."}` body.
 //!
-//! Nothing is printed to stdout; everything goes through `tracing`, one `info` line per
-//! admission request (endpoint, status, decision, duration; never bodies or headers).
+//! Nothing is printed to stdout; everything goes through `tracing`: one line per admission
+//! request (endpoint, status, decision, duration; never bodies or headers), at `info` when the
+//! decision denies, warns or is an error and at `debug` when it allows.
+//!
+//! Slow and idle clients are bounded by [`ServerConfig::header_timeout`],
+//! [`ServerConfig::body_timeout`], [`ServerConfig::idle_timeout`] and
+//! [`ServerConfig::max_connections`] (at the cap, new connections wait in the listen backlog
+//! while the connections idle longest are closed to make room).
 //!
 //! Files: `admission` is the [`Service`] that decides (the core's admission phases with this
-//! host's I/O), `cache` its verdict cache, `service` is the boundary with the transport, `tls` the certificate and its reloading,
-//! `http` the accept loop and routes, `metrics` the Prometheus registry.
+//! host's I/O), `cache` its verdict cache, `slots` its bound on concurrent verifications,
+//! `service` is the boundary with the transport, `tls` the certificate and its reloading,
+//! `http` the accept loop and routes, `connections` the cap on them, `metrics` the Prometheus
+//! registry.
 
 mod admission;
 mod cache;
+mod connections;
 mod http;
 mod metrics;
 mod service;
+mod slots;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -43,6 +54,7 @@ pub use admission::{Admission, AdmissionService};
 pub use cache::{CacheConfig, VerdictCache};
 pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
 pub use service::{Decision, Endpoint, Reply, Service};
+pub use slots::{OVERLOADED, QUEUE_FACTOR, SlotConfig};
 pub use tls::TlsError;
 
 use self::http::App;
@@ -54,6 +66,18 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The default for [`ServerConfig::request_timeout`]: 10 s, Kubernetes' default webhook
 /// `timeoutSeconds`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default for [`ServerConfig::header_timeout`]: 10 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default for [`ServerConfig::body_timeout`]: 10 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default for [`ServerConfig::idle_timeout`]: 30 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default for [`ServerConfig::max_connections`]: 512.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Where and how the server listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +93,22 @@ pub struct ServerConfig {
     /// How long the [`Service`] may take for one request. The service enforces it itself; the
     /// transport answers 500 only if it has not answered one second after that.
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers, from their first byte; then
+    /// the connection is closed.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body once its headers are in; then it
+    /// is answered 408 and the connection is closed.
+    pub body_timeout: Duration,
+    /// How long a connection may stay open with nothing received and no request in flight
+    /// (after the TLS handshake, or between keep-alive requests); then it is closed.
+    pub idle_timeout: Duration,
+    /// How many connections may be open at once. At the cap, new connections wait (in the
+    /// listen backlog) and the connections idle longest are closed to make room.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
-    /// A configuration with [`DEFAULT_MAX_BODY_BYTES`] and [`DEFAULT_REQUEST_TIMEOUT`].
+    /// A configuration with the `DEFAULT_*` limits.
     pub fn new(listen: SocketAddr, tls_cert: PathBuf, tls_key: PathBuf) -> Self {
         Self {
             listen,
@@ -80,6 +116,10 @@ impl ServerConfig {
             tls_key,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -108,8 +148,7 @@ pub struct Bound {
     files: CertFiles,
     resolver: Arc<CertResolver>,
     stamp: Stamp,
-    max_body_bytes: usize,
-    request_timeout: Duration,
+    limits: ServerConfig,
 }
 
 /// Loads the certificate and opens the listening socket.
@@ -119,7 +158,7 @@ pub struct Bound {
 /// [`ServerError::Tls`] when the certificate or key cannot be read, parsed or paired (the
 /// error names the file), [`ServerError::Bind`] when the address cannot be listened on.
 pub async fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
-    let files = CertFiles::new(config.tls_cert, config.tls_key);
+    let files = CertFiles::new(config.tls_cert.clone(), config.tls_key.clone());
     let (resolver, stamp) = files.load_resolver().await?;
     let resolver = Arc::new(resolver);
     let tls = tls::server_config(&files, Arc::clone(&resolver))?;
@@ -137,8 +176,7 @@ pub async fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
         files,
         resolver,
         stamp,
-        max_body_bytes: config.max_body_bytes,
-        request_timeout: config.request_timeout,
+        limits: config,
     })
 }
 
@@ -178,8 +216,12 @@ impl Bound {
         let app = Arc::new(App {
             service,
             metrics,
-            max_body_bytes: self.max_body_bytes,
-            request_timeout: self.request_timeout,
+            max_body_bytes: self.limits.max_body_bytes,
+            request_timeout: self.limits.request_timeout,
+            header_timeout: self.limits.header_timeout,
+            body_timeout: self.limits.body_timeout,
+            idle_timeout: self.limits.idle_timeout,
+            max_connections: self.limits.max_connections,
         });
         tracing::info!(addr = %self.local_addr, "serving HTTPS");
         http::accept(self.listener, self.acceptor, app, shutdown).await;

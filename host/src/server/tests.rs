@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::{Decision, Endpoint, Metrics, Reply, ServerConfig, ServerError, Service, TlsError};
 
@@ -151,9 +152,8 @@ fn client(addr: SocketAddr, roots: &[&TestCert]) -> reqwest::Client {
         .unwrap()
 }
 
-/// Sends `request` as-is over a fresh TLS connection; returns the certificate the server
-/// presented and everything it answered until it closed the connection.
-async fn raw_exchange(addr: SocketAddr, roots: &[&TestCert], request: &[u8]) -> (Vec<u8>, String) {
+/// A TLS connection to `localhost` at `addr`, trusting only `roots`.
+async fn tls_connect(addr: SocketAddr, roots: &[&TestCert]) -> TlsStream<TcpStream> {
     let mut store = rustls::RootCertStore::empty();
     for root in roots {
         store.add(root.der.clone()).unwrap();
@@ -166,21 +166,39 @@ async fn raw_exchange(addr: SocketAddr, roots: &[&TestCert], request: &[u8]) -> 
         .with_no_client_auth();
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = ServerName::try_from("localhost").unwrap();
-    let mut tls = TlsConnector::from(Arc::new(config))
+    TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .unwrap();
-    let presented = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-    tls.write_all(request).await.unwrap();
+        .unwrap()
+}
+
+/// Reads what the server sends until it closes the connection (EOF or reset) or `bound`
+/// passes; the text and whether it closed.
+async fn read_until_closed<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    bound: Duration,
+) -> (String, bool) {
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
+    let closed = tokio::time::timeout(bound, async {
+        while let Ok(n @ 1..) = reader.read(&mut buf).await {
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .is_ok();
+    (String::from_utf8_lossy(&answer).into_owned(), closed)
+}
+
+/// Sends `request` as-is over a fresh TLS connection; returns the certificate the server
+/// presented and everything it answered until it closed the connection.
+async fn raw_exchange(addr: SocketAddr, roots: &[&TestCert], request: &[u8]) -> (Vec<u8>, String) {
+    let mut tls = tls_connect(addr, roots).await;
+    let presented = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    tls.write_all(request).await.unwrap();
     // Stop at EOF or at a reset: the server may close without reading all we sent.
-    while let Ok(Ok(n @ 1..)) =
-        tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await
-    {
-        answer.extend_from_slice(&buf[..n]);
-    }
-    (presented, String::from_utf8_lossy(&answer).into_owned())
+    let (answer, _) = read_until_closed(&mut tls, Duration::from_secs(5)).await;
+    (presented, answer)
 }
 
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
@@ -331,25 +349,210 @@ async fn oversized_body_is_413_and_the_server_keeps_serving() {
     server.stop().await;
 }
 
+/// Issue 8 item 16: hostile request bodies, sent raw, each refused with a clear status before
+/// the service sees them (or passed on when harmless), and the server keeps serving. What the
+/// service then does with the JSON (not JSON, 100k-deep) is in the e2e tests.
 #[tokio::test]
-async fn oversized_chunked_body_is_413_while_streaming() {
+async fn hostile_bodies_get_clear_errors_and_the_server_keeps_serving() {
     let cert = self_signed();
     let server = Running::start(Fake::new(), &cert, |config| config.max_body_bytes = 1024).await;
-    // No Content-Length: the limit can only be noticed while reading.
     let chunk = "x".repeat(800);
-    let request = format!(
-        "POST /validate HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n\
-         320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n"
-    );
-    let (_, answer) = raw_exchange(server.addr, &[&cert], request.as_bytes()).await;
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(
-        answer.contains(r#"{"error":"request body larger than 1024 bytes"}"#),
-        "{answer}"
-    );
+    let post = |headers: &str, body: &str| {
+        format!(
+            "POST /validate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n{body}"
+        )
+    };
+    let cases = [
+        (
+            "10 MiB announced",
+            post("Content-Length: 10485760\r\n", ""),
+            "HTTP/1.1 413",
+            r#"{"error":"request body larger than 1024 bytes"}"#,
+        ),
+        (
+            // No Content-Length: the limit can only be noticed while reading.
+            "chunked, over the limit",
+            post(
+                "Transfer-Encoding: chunked\r\n",
+                &format!("320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n"),
+            ),
+            "HTTP/1.1 413",
+            r#"{"error":"request body larger than 1024 bytes"}"#,
+        ),
+        (
+            // Nothing is decompressed, so a gzip bomb is refused as it is.
+            "gzip",
+            post(
+                "Content-Encoding: gzip\r\nContent-Length: 4\r\n",
+                "\x1f\x08\x00\x00",
+            ),
+            "HTTP/1.1 415",
+            "Content-Encoding is not supported",
+        ),
+        (
+            "deflate, mixed case",
+            post("Content-Encoding: DEFLATE\r\nContent-Length: 2\r\n", "{}"),
+            "HTTP/1.1 415",
+            "Content-Encoding is not supported",
+        ),
+        (
+            "identity is no encoding",
+            post("Content-Encoding: identity\r\nContent-Length: 2\r\n", "{}"),
+            "HTTP/1.1 200",
+            r#"{"endpoint":"validate","len":2}"#,
+        ),
+    ];
+    for (name, request, status, body) in cases {
+        let (_, answer) = raw_exchange(server.addr, &[&cert], request.as_bytes()).await;
+        assert!(answer.starts_with(status), "{name}: {answer}");
+        assert!(answer.contains(body), "{name}: {answer}");
+        let (_, answer) = raw_exchange(server.addr, &[&cert], HEALTHZ).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{name}, then: {answer}");
+    }
+    server.stop().await;
+}
 
-    let (_, answer) = raw_exchange(server.addr, &[&cert], HEALTHZ).await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+/// How a slow or idle client behaves once connected.
+#[derive(Debug, Clone, Copy)]
+enum Stall {
+    /// Completes the TLS handshake and sends nothing.
+    Silent,
+    /// Sends one request, reads the answer and keeps the connection open.
+    KeepAlive,
+    /// Sends the request line, then its headers one byte every 200 ms.
+    SlowHeaders,
+    /// Sends the headers, then the body one byte every 200 ms.
+    SlowBody,
+    /// Sends the headers and half the body, then nothing.
+    HalfBody,
+}
+
+/// Issue 8 items 9 and 16: every kind of slow or idle client is cut off within its timeout (+
+/// a generous margin), and a new request is served while they hang on.
+#[tokio::test]
+async fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
+    let cert = self_signed();
+    let limit = Duration::from_secs(1);
+    let server = Running::start(Fake::new(), &cert, |config| {
+        config.header_timeout = limit;
+        config.body_timeout = limit;
+        config.idle_timeout = limit;
+    })
+    .await;
+    let cases = [
+        (Stall::Silent, None),
+        (Stall::KeepAlive, Some("HTTP/1.1 200")),
+        (Stall::SlowHeaders, None),
+        (Stall::SlowBody, Some("HTTP/1.1 408")),
+        (Stall::HalfBody, Some("HTTP/1.1 408")),
+    ];
+    let mut stalls = tokio::task::JoinSet::new();
+    for (stall, expected) in cases {
+        let tls = tls_connect(server.addr, &[&cert]).await;
+        stalls.spawn(async move {
+            let started = std::time::Instant::now();
+            let (mut reader, mut writer) = tokio::io::split(tls);
+            let (opening, trickle): (&[u8], &[u8]) = match stall {
+                Stall::Silent => (b"", b""),
+                Stall::KeepAlive => (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n", b""),
+                Stall::SlowHeaders => (
+                    b"POST /validate HTTP/1.1\r\nHost: localhost\r\n",
+                    b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                ),
+                Stall::SlowBody => (
+                    b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n",
+                    &[b'x'; 100],
+                ),
+                Stall::HalfBody => (
+                    b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"half\":",
+                    b"",
+                ),
+            };
+            writer.write_all(opening).await.unwrap();
+            let trickling = tokio::spawn(async move {
+                for byte in trickle {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if writer.write_all(&[*byte]).await.is_err() || writer.flush().await.is_err() {
+                        break;
+                    }
+                }
+                // Keep the connection open from this side.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                drop(writer);
+            });
+            let (answer, closed) = read_until_closed(&mut reader, Duration::from_secs(10)).await;
+            trickling.abort();
+            (stall, expected, answer, closed, started.elapsed())
+        });
+    }
+    // Meanwhile a new request is served.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = client(server.addr, &[&cert])
+        .post(server.url("/validate"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    while let Some(joined) = stalls.join_next().await {
+        let (stall, expected, answer, closed, elapsed) = joined.unwrap();
+        assert!(closed, "{stall:?}: the server never closed the connection");
+        assert!(
+            elapsed < limit + Duration::from_secs(3),
+            "{stall:?}: closed after {elapsed:?}"
+        );
+        match expected {
+            Some(status) => assert!(answer.starts_with(status), "{stall:?}: {answer}"),
+            None => assert!(
+                answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+                "{stall:?}: {answer}"
+            ),
+        }
+    }
+    server.stop().await;
+}
+
+/// Issue 8 items 9 and 16: a thousand idle TLS connections against a cap of 100: the server
+/// keeps at most 100 open by closing the idle ones longest, each new connection still gets
+/// in, and a new request is served.
+#[tokio::test]
+async fn a_thousand_idle_connections_do_not_keep_new_requests_out() {
+    let cert = self_signed();
+    let server = Running::start(Fake::new(), &cert, |config| {
+        config.max_connections = 100;
+        // Only the cap may close them here.
+        config.header_timeout = Duration::from_secs(120);
+        config.idle_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        let connected =
+            tokio::time::timeout(Duration::from_secs(10), tls_connect(server.addr, &[&cert])).await;
+        idle.push(connected.expect("every connection gets in"));
+    }
+    let client = client(server.addr, &[&cert]);
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.post(server.url("/validate")).body("{}").send(),
+    )
+    .await
+    .expect("served while 1000 idle connections were opened")
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let metrics = client.get(server.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert!(sample("sigward_open_connections ") <= 100.0, "{text}");
+    assert!(sample("sigward_connections_shed_total ") >= 900.0, "{text}");
+    // The oldest idle connections were closed by the server.
+    let (_, closed) = read_until_closed(&mut idle[0], Duration::from_secs(5)).await;
+    assert!(closed);
+    drop(idle);
     server.stop().await;
 }
 

@@ -66,13 +66,16 @@ fn cosign_saved_copy() -> tempfile::TempDir {
 async fn reads_a_layout_written_by_cosign_save() {
     let dir = support::testdata().join("cosign-save");
     let sources = support::sources(Limits::default());
-    let resolved = sources.resolve(&oci(&dir, "")).await.unwrap();
+    let resolved = sources
+        .resolve(&oci(&dir, ""), &support::budget())
+        .await
+        .unwrap();
     assert_eq!(resolved.digest, SAVED_IMAGE);
     assert_eq!(resolved.repository, None);
     assert_eq!(resolved.media_type, OCI_MANIFEST);
 
     let material = sources
-        .attached(&oci(&dir, ""), SAVED_IMAGE, Kinds::ALL)
+        .attached(&oci(&dir, ""), SAVED_IMAGE, Kinds::ALL, &support::budget())
         .await
         .unwrap();
     assert_eq!(material.signatures.len(), 2);
@@ -96,7 +99,7 @@ async fn reads_a_layout_written_by_cosign_save() {
     // The saved signatures belong to the saved image only.
     let other = Digest::of(b"another image").to_string();
     let none = sources
-        .attached(&oci(&dir, ""), &other, Kinds::ALL)
+        .attached(&oci(&dir, ""), &other, Kinds::ALL, &support::budget())
         .await
         .unwrap();
     assert!(none.signatures.is_empty() && none.attestations.is_empty());
@@ -109,12 +112,12 @@ async fn appends_to_a_cosign_saved_layout_in_place() {
     let image = oci(dir.path(), "");
     let added = signature_layer(b"{\"third\":true}");
     sources
-        .append_signature(&image, SAVED_IMAGE, added.clone())
+        .append_signature(&image, SAVED_IMAGE, added.clone(), &support::budget())
         .await
         .unwrap();
 
     let material = sources
-        .attached(&image, SAVED_IMAGE, Kinds::ALL)
+        .attached(&image, SAVED_IMAGE, Kinds::ALL, &support::budget())
         .await
         .unwrap();
     assert_eq!(material.signatures.len(), 3);
@@ -132,15 +135,18 @@ async fn signing_a_single_image_layout_makes_it_a_cosign_layout() {
     let image = oci(dir.path(), ":v1");
     let (first, second) = (signature_layer(b"one"), signature_layer(b"two"));
     sources
-        .append_signature(&image, &digest, first.clone())
+        .append_signature(&image, &digest, first.clone(), &support::budget())
         .await
         .unwrap();
     sources
-        .append_signature(&image, &digest, second.clone())
+        .append_signature(&image, &digest, second.clone(), &support::budget())
         .await
         .unwrap();
 
-    let material = sources.attached(&image, &digest, Kinds::ALL).await.unwrap();
+    let material = sources
+        .attached(&image, &digest, Kinds::ALL, &support::budget())
+        .await
+        .unwrap();
     assert_eq!(material.signatures, vec![first, second]);
     let images = entries_with(dir.path(), "kind", "dev.cosignproject.cosign/image");
     assert_eq!(images.len(), 1);
@@ -154,9 +160,20 @@ async fn signing_a_single_image_layout_makes_it_a_cosign_layout() {
         entries_with(dir.path(), "kind", "dev.cosignproject.cosign/sigs").len(),
         1
     );
-    assert_eq!(sources.resolve(&image).await.unwrap().digest, digest);
     assert_eq!(
-        sources.resolve(&oci(dir.path(), "")).await.unwrap().digest,
+        sources
+            .resolve(&image, &support::budget())
+            .await
+            .unwrap()
+            .digest,
+        digest
+    );
+    assert_eq!(
+        sources
+            .resolve(&oci(dir.path(), ""), &support::budget())
+            .await
+            .unwrap()
+            .digest,
         digest
     );
 }
@@ -169,7 +186,12 @@ async fn signs_one_of_several_images_under_the_sig_tag() {
     let sources = support::sources(Limits::default());
     let signature = signature_layer(b"for two");
     sources
-        .append_signature(&oci(dir.path(), ":two"), &two, signature.clone())
+        .append_signature(
+            &oci(dir.path(), ":two"),
+            &two,
+            signature.clone(),
+            &support::budget(),
+        )
         .await
         .unwrap();
 
@@ -177,31 +199,45 @@ async fn signs_one_of_several_images_under_the_sig_tag() {
     let tagged = entries_with(dir.path(), "org.opencontainers.image.ref.name", &sig_tag);
     assert_eq!(tagged.len(), 1);
     let material = sources
-        .attached(&oci(dir.path(), ":two"), &two, Kinds::ALL)
+        .attached(
+            &oci(dir.path(), ":two"),
+            &two,
+            Kinds::ALL,
+            &support::budget(),
+        )
         .await
         .unwrap();
     assert_eq!(material.signatures, vec![signature]);
     let unsigned = sources
-        .attached(&oci(dir.path(), ":one"), &one, Kinds::ALL)
+        .attached(
+            &oci(dir.path(), ":one"),
+            &one,
+            Kinds::ALL,
+            &support::budget(),
+        )
         .await
         .unwrap();
     assert!(unsigned.signatures.is_empty());
 
     // Without a tag the layout is ambiguous; the `.sig` entry does not count as an image.
-    let ambiguous = sources.resolve(&oci(dir.path(), "")).await;
+    let ambiguous = sources
+        .resolve(&oci(dir.path(), ""), &support::budget())
+        .await;
     assert!(
         matches!(ambiguous, Err(RegistryError::Invalid(_))),
         "{ambiguous:?}"
     );
     assert_eq!(
         sources
-            .resolve(&oci(dir.path(), &format!("@{one}")))
+            .resolve(&oci(dir.path(), &format!("@{one}")), &support::budget())
             .await
             .unwrap()
             .digest,
         one
     );
-    let missing = sources.resolve(&oci(dir.path(), ":three")).await;
+    let missing = sources
+        .resolve(&oci(dir.path(), ":three"), &support::budget())
+        .await;
     assert!(
         matches!(missing, Err(RegistryError::NotFound(_))),
         "{missing:?}"
@@ -249,7 +285,12 @@ async fn finds_bundles_under_the_referrers_tag_of_a_layout() {
 
     let sources = support::sources(Limits::default());
     let material = sources
-        .attached(&oci(dir.path(), ":v1"), &subject, Kinds::ALL)
+        .attached(
+            &oci(dir.path(), ":v1"),
+            &subject,
+            Kinds::ALL,
+            &support::budget(),
+        )
         .await
         .unwrap();
     assert_eq!(material.discovery, Discovery::Layout);
@@ -266,7 +307,9 @@ async fn checks_digests_and_sizes_of_layout_blobs() {
         blob_bytes: 100,
         ..Limits::default()
     });
-    let result = small.attached(&image, SAVED_IMAGE, Kinds::ALL).await;
+    let result = small
+        .attached(&image, SAVED_IMAGE, Kinds::ALL, &support::budget())
+        .await;
     assert!(
         matches!(result, Err(RegistryError::TooLarge { .. })),
         "{result:?}"
@@ -281,7 +324,7 @@ async fn checks_digests_and_sizes_of_layout_blobs() {
     .unwrap();
     let sources = support::sources(Limits::default());
     let material = sources
-        .attached(&image, SAVED_IMAGE, Kinds::ALL)
+        .attached(&image, SAVED_IMAGE, Kinds::ALL, &support::budget())
         .await
         .unwrap();
     // Passed on with its descriptor digest, for the verifier to reject.
@@ -293,7 +336,10 @@ async fn checks_digests_and_sizes_of_layout_blobs() {
     assert_eq!(forged.payload, b"{\"forged\":1}");
 
     let result = sources
-        .resolve(&oci(Path::new("/nonexistent/layout"), ""))
+        .resolve(
+            &oci(Path::new("/nonexistent/layout"), ""),
+            &support::budget(),
+        )
         .await;
     assert!(
         matches!(result, Err(RegistryError::NotFound(_))),

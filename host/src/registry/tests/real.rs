@@ -35,7 +35,7 @@ async fn resolves_tags_to_the_digest_of_the_served_manifest() {
     let digest = pusher.image(&image, b"hello").await;
     let sources = support::sources(support::quick_limits());
 
-    let resolved = sources.resolve(&image).await.unwrap();
+    let resolved = sources.resolve(&image, &support::budget()).await.unwrap();
     assert_eq!(resolved.digest, digest);
     assert_eq!(resolved.media_type, OCI_MANIFEST);
     assert_eq!(
@@ -44,9 +44,23 @@ async fn resolves_tags_to_the_digest_of_the_served_manifest() {
     );
 
     let pinned = format!("{}/demo@{digest}", registry.host);
-    assert_eq!(sources.resolve(&pinned).await.unwrap().digest, digest);
+    assert_eq!(
+        sources
+            .resolve(&pinned, &support::budget())
+            .await
+            .unwrap()
+            .digest,
+        digest
+    );
     let both = format!("{image}@{digest}");
-    assert_eq!(sources.resolve(&both).await.unwrap().digest, digest);
+    assert_eq!(
+        sources
+            .resolve(&both, &support::budget())
+            .await
+            .unwrap()
+            .digest,
+        digest
+    );
 }
 
 #[tokio::test]
@@ -85,7 +99,7 @@ async fn accepts_indexes_and_docker_manifests() {
         let bytes = serde_json::to_vec(&json).unwrap();
         let tagged = registry.image("multi", tag);
         let digest = pusher.manifest(&tagged, &bytes, media_type).await;
-        let resolved = sources.resolve(&tagged).await.unwrap();
+        let resolved = sources.resolve(&tagged, &support::budget()).await.unwrap();
         assert_eq!(
             (resolved.digest, resolved.media_type),
             (digest, media_type.to_owned())
@@ -97,7 +111,9 @@ async fn accepts_indexes_and_docker_manifests() {
 async fn missing_image_is_not_found() {
     let registry = Registry::start();
     let sources = support::sources(support::quick_limits());
-    let result = sources.resolve(&registry.image("nothing", "v1")).await;
+    let result = sources
+        .resolve(&registry.image("nothing", "v1"), &support::budget())
+        .await;
     assert!(
         matches!(result, Err(RegistryError::NotFound(_))),
         "{result:?}"
@@ -110,7 +126,10 @@ async fn missing_sig_means_no_signatures() {
     let image = registry.image("demo", "v1");
     let digest = Pusher::anonymous().image(&image, b"hello").await;
     let sources = support::sources(support::quick_limits());
-    let material = sources.attached(&image, &digest, Kinds::ALL).await.unwrap();
+    let material = sources
+        .attached(&image, &digest, Kinds::ALL, &support::budget())
+        .await
+        .unwrap();
     assert!(material.signatures.is_empty());
     assert!(material.attestations.is_empty());
     assert!(material.bundles.is_empty());
@@ -127,16 +146,16 @@ async fn appended_signatures_are_read_back_in_order() {
     let second = signature_layer(b"{\"payload\":2}", "c2lnLTI=");
 
     sources
-        .append_signature(&image, &digest, first.clone())
+        .append_signature(&image, &digest, first.clone(), &support::budget())
         .await
         .unwrap();
     sources
-        .append_signature(&image, &digest, second.clone())
+        .append_signature(&image, &digest, second.clone(), &support::budget())
         .await
         .unwrap();
     // The same signature again is not a third layer.
     sources
-        .append_signature(&image, &digest, second.clone())
+        .append_signature(&image, &digest, second.clone(), &support::budget())
         .await
         .unwrap();
 
@@ -146,7 +165,7 @@ async fn appended_signatures_are_read_back_in_order() {
         bundles: false,
     };
     let material = sources
-        .attached(&image, &digest, only_signatures)
+        .attached(&image, &digest, only_signatures, &support::budget())
         .await
         .unwrap();
     assert_eq!(material.signatures, vec![first, second]);
@@ -199,7 +218,7 @@ async fn finds_bundles_through_the_referrers_tag() {
 
     let sources = support::sources(support::quick_limits());
     let material = sources
-        .attached(&image, &subject.to_string(), Kinds::ALL)
+        .attached(&image, &subject.to_string(), Kinds::ALL, &support::budget())
         .await
         .unwrap();
     assert_eq!(material.discovery, Discovery::ReferrersTag);
@@ -240,24 +259,37 @@ async fn authenticates_with_basic_credentials_from_a_docker_config() {
 
     write_config(PASSWORD);
     let sources = with_config();
-    assert_eq!(sources.resolve(&image).await.unwrap().digest, digest);
+    assert_eq!(
+        sources
+            .resolve(&image, &support::budget())
+            .await
+            .unwrap()
+            .digest,
+        digest
+    );
     let signature = signature_layer(b"{}", "c2ln");
     sources
-        .append_signature(&image, &digest, signature.clone())
+        .append_signature(&image, &digest, signature.clone(), &support::budget())
         .await
         .unwrap();
-    let material = sources.attached(&image, &digest, Kinds::ALL).await.unwrap();
+    let material = sources
+        .attached(&image, &digest, Kinds::ALL, &support::budget())
+        .await
+        .unwrap();
     assert_eq!(material.signatures, vec![signature]);
 
     let anonymous = support::sources(support::quick_limits());
-    let result = anonymous.resolve(&image).await;
+    let result = anonymous.resolve(&image, &support::budget()).await;
     assert!(
         matches!(result, Err(RegistryError::Denied(_))),
         "{result:?}"
     );
 
     write_config("wrong-password");
-    let error = with_config().resolve(&image).await.unwrap_err();
+    let error = with_config()
+        .resolve(&image, &support::budget())
+        .await
+        .unwrap_err();
     assert!(matches!(error, RegistryError::Denied(_)), "{error:?}");
     let shown = format!("{error} {error:?}");
     assert!(
@@ -270,7 +302,7 @@ async fn authenticates_with_basic_credentials_from_a_docker_config() {
 async fn unreachable_registry_is_unavailable() {
     let image = format!("127.0.0.1:{}/demo:v1", support::free_port());
     let sources = support::sources(Limits::default());
-    let result = sources.resolve(&image).await;
+    let result = sources.resolve(&image, &support::budget()).await;
     assert!(
         matches!(result, Err(RegistryError::Unavailable(_))),
         "{result:?}"
@@ -281,7 +313,7 @@ async fn unreachable_registry_is_unavailable() {
 fn sources_futures_can_move_between_threads() {
     fn assert_send<T: Send>(_: &T) {}
     let sources = support::sources(Limits::default());
-    assert_send(&sources.resolve("x"));
-    assert_send(&sources.attached("x", "y", Kinds::ALL));
-    assert_send(&sources.append_signature("x", "y", signature_layer(b"", "")));
+    assert_send(&sources.resolve("x", &support::budget()));
+    assert_send(&sources.attached("x", "y", Kinds::ALL, &support::budget()));
+    assert_send(&sources.append_signature("x", "y", signature_layer(b"", ""), &support::budget()));
 }

@@ -25,7 +25,7 @@ use oci_client::{Reference, RegistryOperation};
 use reqwest::header::HeaderValue;
 
 use crate::registry::manifest::{self, OCI_CONFIG};
-use crate::registry::{Credentials, Limits, Options, Sources};
+use crate::registry::{Budget, Credentials, Limits, Options, Sources};
 
 const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 
@@ -127,6 +127,11 @@ pub(super) fn sources(limits: Limits) -> Sources {
     .unwrap()
 }
 
+/// A budget no test reaches unless it means to: a minute, and no byte total.
+pub(super) fn budget() -> Budget {
+    Budget::starting_now(Duration::from_secs(60), u64::MAX)
+}
+
 /// Limits with a test-sized timeout.
 pub(super) fn quick_limits() -> Limits {
     Limits {
@@ -216,6 +221,15 @@ pub(super) enum Reply {
     Endless,
     /// Never answers.
     Hang,
+    /// 200 announcing `Content-Length: length`, then a body that never ends.
+    Announce(u64),
+    /// `reply` to requests whose `Authorization` is exactly `authorization`; otherwise 401
+    /// with `WWW-Authenticate: challenge`.
+    Guarded {
+        authorization: String,
+        challenge: String,
+        reply: Box<Reply>,
+    },
 }
 
 impl Reply {
@@ -236,41 +250,116 @@ impl Reply {
             body: Vec::new(),
         }
     }
+
+    /// `status` with `headers` and an empty body.
+    pub(super) fn with_headers(status: u16, headers: Vec<(&'static str, String)>) -> Self {
+        Self::Fixed {
+            status,
+            headers,
+            body: Vec::new(),
+        }
+    }
 }
 
-/// An HTTP server that answers from a fixed table (404 elsewhere, 200 on `/v2/`) and records
-/// every path asked for. Stopped when dropped.
+/// One request the hostile server received.
+#[derive(Debug, Clone)]
+pub(super) struct Seen {
+    /// The path, without the query.
+    pub(super) path: String,
+    /// The query, if any.
+    pub(super) query: Option<String>,
+    /// The `Authorization` header, if any.
+    pub(super) authorization: Option<String>,
+}
+
+/// An HTTP (or HTTPS) server that answers from a fixed table (404 elsewhere, 200 on `/v2/`)
+/// and records every request. Stopped when dropped.
 pub(super) struct Hostile {
     /// `127.0.0.1:PORT`.
     pub(super) host: String,
-    requests: Arc<Mutex<Vec<String>>>,
+    /// The port.
+    pub(super) port: u16,
+    requests: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// A self-signed certificate for the test host names, and the TLS acceptor that presents it.
+pub(super) struct TestTls {
+    /// The certificate (DER), to trust.
+    pub(super) der: Vec<u8>,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+/// Host names the TLS certificate is good for; tests map them to 127.0.0.1.
+pub(super) const TLS_NAMES: [&str; 2] = ["registry.test", "auth.test"];
+
+impl TestTls {
+    pub(super) fn new() -> Self {
+        let names = TLS_NAMES.map(str::to_owned).to_vec();
+        let made = rcgen::generate_simple_self_signed(names).unwrap();
+        let der = made.cert.der().to_vec();
+        let key =
+            rustls_pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key)
+            .unwrap();
+        Self {
+            der,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        }
+    }
+}
+
 impl Hostile {
-    /// Serves `routes` (path → reply).
+    /// Serves `routes` (path → reply) over plain HTTP.
     pub(super) async fn start(routes: HashMap<String, Reply>) -> Self {
+        Self::serve(routes, None).await
+    }
+
+    /// Serves `routes` over HTTPS with `tls`'s certificate.
+    pub(super) async fn start_tls(routes: HashMap<String, Reply>, tls: &TestTls) -> Self {
+        Self::serve(routes, Some(tls.acceptor.clone())).await
+    }
+
+    async fn serve(routes: HashMap<String, Reply>, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let routes = Arc::new(routes);
         let log = Arc::clone(&requests);
         let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
                 let routes = Arc::clone(&routes);
                 let log = Arc::clone(&log);
-                tokio::spawn(async move {
+                let tls = tls.clone();
+                // In the set, so that stopping the server also ends its connections.
+                connections.spawn(async move {
                     let service = service_fn(move |request| {
                         answer(request, Arc::clone(&routes), Arc::clone(&log))
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            let Ok(stream) = tls.accept(stream).await else {
+                                return;
+                            };
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         });
         Self {
             host: address.to_string(),
+            port: address.port(),
             requests,
             task,
         }
@@ -278,6 +367,11 @@ impl Hostile {
 
     /// The paths requested so far.
     pub(super) fn requests(&self) -> Vec<String> {
+        self.seen().into_iter().map(|seen| seen.path).collect()
+    }
+
+    /// The requests received so far.
+    pub(super) fn seen(&self) -> Vec<Seen> {
         self.requests.lock().unwrap().clone()
     }
 }
@@ -293,11 +387,20 @@ type HostileBody = BoxBody<Bytes, Infallible>;
 async fn answer(
     request: Request<Incoming>,
     routes: Arc<HashMap<String, Reply>>,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Vec<Seen>>>,
 ) -> Result<Response<HostileBody>, Infallible> {
     let path = request.uri().path().to_owned();
-    log.lock().unwrap().push(path.clone());
-    let reply = match routes.get(&path) {
+    let authorization = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    log.lock().unwrap().push(Seen {
+        path: path.clone(),
+        query: request.uri().query().map(str::to_owned),
+        authorization: authorization.clone(),
+    });
+    let mut reply = match routes.get(&path) {
         Some(reply) => reply.clone(),
         None if path == "/v2/" => Reply::ok("{}"),
         None => Reply::Fixed {
@@ -306,6 +409,18 @@ async fn answer(
             body: br#"{"errors":[{"code":"NOT_FOUND","message":"no such thing"}]}"#.to_vec(),
         },
     };
+    while let Reply::Guarded {
+        authorization: wanted,
+        challenge,
+        reply: guarded,
+    } = reply
+    {
+        reply = if authorization.as_deref() == Some(wanted.as_str()) {
+            *guarded
+        } else {
+            Reply::with_headers(401, vec![("WWW-Authenticate", challenge)])
+        };
+    }
     let response = match reply {
         Reply::Fixed {
             status,
@@ -325,6 +440,11 @@ async fn answer(
                 .status(500)
                 .body(Full::default().boxed())
         }
+        Reply::Announce(length) => Response::builder()
+            .status(200)
+            .header("Content-Length", length.to_string())
+            .body(Endless.boxed()),
+        Reply::Guarded { .. } => unreachable!("unwrapped above"),
     };
     Ok(response.unwrap())
 }
