@@ -117,7 +117,7 @@ impl VerifyArgs {
         // what the verifier saw. A verification that completed is still one.
         let decided = match decided {
             Ok(report) if !report.verified && deadline.is_expired() => {
-                let seen = report.reason.clone().unwrap_or_default();
+                let seen = report.reason.unwrap_or_default();
                 Err(Undecided::timeout(&deadline, &seen))
             }
             Err(undecided) if deadline.is_expired() => {
