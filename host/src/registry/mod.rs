@@ -65,7 +65,7 @@ pub struct Options {
     pub credentials: Credentials,
     /// Tests: stand-ins for remote hosts.
     #[cfg(test)]
-    pub(crate) network: remote::TestNetwork,
+    pub(crate) network: tests::TestNetwork,
 }
 
 // The material types are the verifier's own (`sigward_policy::fetch`): the registry fills

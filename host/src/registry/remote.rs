@@ -18,7 +18,7 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Reference, RegistryOperation};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, HeaderValue};
 
 use super::auth::{Authorization, Authorizer};
 use super::budget::Budget;
@@ -44,35 +44,7 @@ pub(super) struct Remote {
     authorizer: Authorizer,
     /// Tests: stand-ins for remote hosts.
     #[cfg(test)]
-    network: TestNetwork,
-}
-
-/// Tests only: lets an in-process TLS server stand in for remote hosts. The HTTPS client then
-/// trusts only `roots` (DER certificates) and finds each of `hosts` at `127.0.0.1`.
-#[cfg(test)]
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TestNetwork {
-    /// Certificates to trust instead of the system's.
-    pub(crate) roots: Vec<Vec<u8>>,
-    /// Host names found at `127.0.0.1` (the port is the URL's).
-    pub(crate) hosts: Vec<String>,
-}
-
-#[cfg(test)]
-impl TestNetwork {
-    fn apply(&self, mut builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
-        if !self.roots.is_empty() {
-            let roots = self
-                .roots
-                .iter()
-                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-            builder = builder.tls_certs_only(roots);
-        }
-        for host in &self.hosts {
-            builder = builder.resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-        }
-        builder.no_proxy()
-    }
+    network: super::tests::TestNetwork,
 }
 
 /// The clients for one scheme.
@@ -334,7 +306,8 @@ impl Remote {
             RegistryAuth::Basic(user, password) => Some((user.as_str(), password.as_str())),
             RegistryAuth::Anonymous | RegistryAuth::Bearer(_) => None,
         };
-        let authorization = match (self.challenge(transport, registry).await?, &login) {
+        let challenge = token::challenge(&transport.reader, transport.scheme, registry);
+        let authorization = match (challenge.await?, &login) {
             // A registry token from the credentials needs no exchange (as in oci-client).
             (_, RegistryAuth::Bearer(token)) => Authorization::Bearer(token.clone()),
             (Challenge::Bearer { realm, service }, _) => {
@@ -343,10 +316,7 @@ impl Remote {
                     "https" => Scheme::Https,
                     _ => Scheme::Http,
                 };
-                let scope = match op {
-                    RegistryOperation::Pull => format!("repository:{repository}:pull"),
-                    RegistryOperation::Push => format!("repository:{repository}:pull,push"),
-                };
+                let scope = token::scope(repository, op);
                 let client = &self.transport_for(realm_scheme)?.reader;
                 let exchange =
                     token::exchange(client, realm, service.as_deref(), &scope, basic, budget);
@@ -365,29 +335,6 @@ impl Remote {
         self.authorizer
             .grant(registry, repository, op, authorization.clone());
         Ok(authorization)
-    }
-
-    /// The challenge of `registry`: `GET /v2/` and its `WWW-Authenticate` header (the body is
-    /// never read).
-    async fn challenge(
-        &self,
-        transport: &Transport,
-        registry: &str,
-    ) -> Result<Challenge, RegistryError> {
-        let url = format!("{}://{registry}/v2/", transport.scheme.as_str());
-        let what = format!("{registry}/v2/");
-        let response = transport
-            .reader
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e, &what))?;
-        let challenge = response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|value| value.to_str().ok())
-            .map_or(Challenge::None, token::parse_challenge);
-        Ok(challenge)
     }
 
     fn transport(&self, image: &Reference) -> Result<&Transport, RegistryError> {
@@ -532,7 +479,8 @@ fn setup(e: &dyn std::fmt::Display) -> RegistryError {
 }
 
 impl Scheme {
-    fn as_str(self) -> &'static str {
+    /// `https` or `http`.
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Https => "https",
             Self::Http => "http",
@@ -562,7 +510,7 @@ fn status_error(status: u16, what: &str) -> RegistryError {
 }
 
 /// A failure to talk to the registry at all (connect, TLS, timeout, broken body).
-fn transport_error(error: &reqwest::Error, what: &str) -> RegistryError {
+pub(super) fn transport_error(error: &reqwest::Error, what: &str) -> RegistryError {
     // reqwest's own message stops at "error sending request"; the cause is further down.
     let mut message = format!("{what}: {error}");
     let mut source = error.source();

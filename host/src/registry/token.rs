@@ -18,17 +18,19 @@
 //! - neither the token, the credentials nor the token service's answer ever reach an error
 //!   message or a log line.
 //!
-//! This module does no I/O of its own beyond the one request it is given a client for.
+//! This module does no I/O of its own beyond the requests it is given a client for.
 
+use oci_client::RegistryOperation;
 use reqwest::StatusCode;
 use reqwest::Url;
+use reqwest::header::WWW_AUTHENTICATE;
 use serde::Deserialize;
 
 use super::RegistryError;
 use super::budget::Budget;
 use super::limits::Capped;
 use super::reference;
-use super::remote::Scheme;
+use super::remote::{Scheme, transport_error};
 
 /// The largest token-service answer read, in bytes: 256 KiB.
 ///
@@ -53,6 +55,36 @@ pub(super) enum Challenge {
         /// The `service` parameter to send back, if any.
         service: Option<String>,
     },
+}
+
+/// The challenge of `registry` reached over `scheme` with `client`: `GET /v2/` and its
+/// `WWW-Authenticate` header (the body is never read).
+pub(super) async fn challenge(
+    client: &reqwest::Client,
+    scheme: Scheme,
+    registry: &str,
+) -> Result<Challenge, RegistryError> {
+    let url = format!("{}://{registry}/v2/", scheme.as_str());
+    let what = format!("{registry}/v2/");
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| transport_error(&e, &what))?;
+    let challenge = response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|value| value.to_str().ok())
+        .map_or(Challenge::None, parse_challenge);
+    Ok(challenge)
+}
+
+/// The token scope for `op` on `repository` (distribution `docs/spec/auth/scope.md`).
+pub(super) fn scope(repository: &str, op: RegistryOperation) -> String {
+    match op {
+        RegistryOperation::Pull => format!("repository:{repository}:pull"),
+        RegistryOperation::Push => format!("repository:{repository}:pull,push"),
+    }
 }
 
 /// Parses a `WWW-Authenticate` value (RFC 7235 §4.1: `scheme param=value, …`, values tokens or

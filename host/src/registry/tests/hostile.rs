@@ -296,7 +296,7 @@ fn sources_over_tls(tls: &TestTls, config: &tempfile::TempDir) -> crate::registr
     crate::registry::Sources::new(crate::registry::Options {
         limits: support::quick_limits(),
         credentials: crate::registry::Credentials::DockerConfigDir(config.path().to_owned()),
-        network: crate::registry::remote::TestNetwork {
+        network: crate::registry::tests::TestNetwork {
             roots: vec![tls.der.clone()],
             hosts: support::TLS_NAMES.map(str::to_owned).to_vec(),
         },
