@@ -12,6 +12,7 @@ const SIGNED: &str = "registry.test/team/app:v1";
 const UNSIGNED: &str = "registry.test/team/unsigned:v1";
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
+mod matrix;
 mod objects;
 
 use crate::testdata::{image_vectors as data, legacy_keyless, legacy_keyless_case, sig_layer};
