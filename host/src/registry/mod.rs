@@ -58,6 +58,19 @@ pub struct Options {
     pub http: HttpPolicy,
     /// Where registry credentials come from.
     pub credentials: Credentials,
+    /// Whether `oci:` image layouts may be read.
+    pub layouts: Layouts,
+}
+
+/// Whether [`Sources`] reads `oci:DIR` image layouts from this machine's filesystem.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layouts {
+    /// Read them (the CLI, whose user names the directory).
+    #[default]
+    Read,
+    /// Refuse them without touching the filesystem (the server: image names come from the
+    /// cluster, and an answer about a path would tell its caller about the server's files).
+    Refuse,
 }
 
 // The material types are the verifier's own (`sigward_policy::fetch`): the registry fills
@@ -98,11 +111,13 @@ pub enum RegistryError {
 /// connection pools and the credentials and tokens already obtained.
 ///
 /// References are `oci:DIR[:TAG]` or `oci:DIR@sha256:…` for an OCI image layout, anything else
-/// a registry reference (`host[:port]/repo[:tag][@digest]`, Docker Hub short names normalised
-/// as go-containerregistry does: `nginx` → `index.docker.io/library/nginx`).
+/// a registry reference (`host[:port]/repo[:tag][@digest]`, normalised by the verifier core's
+/// `sigward_policy::reference`: `nginx` → `index.docker.io/library/nginx`). Layouts are read
+/// only under [`Layouts::Read`].
 #[derive(Debug)]
 pub struct Sources {
     limits: Limits,
+    layouts: Layouts,
     remote: Remote,
 }
 
@@ -115,8 +130,24 @@ impl Sources {
     pub fn new(options: Options) -> Result<Self, RegistryError> {
         Ok(Self {
             limits: options.limits,
+            layouts: options.layouts,
             remote: Remote::new(&options)?,
         })
+    }
+
+    /// Parses `image`; a layout under [`Layouts::Refuse`] is refused with a reason that does
+    /// not repeat its path.
+    fn target(&self, image: &str) -> Result<Target, RegistryError> {
+        match reference::parse(image)? {
+            Target::Layout(_) if self.layouts == Layouts::Refuse => {
+                Err(RegistryError::Unsupported(
+                    "image layouts (oci:…) are read by the sigward CLI only, not by the server; \
+                     name an image in a registry"
+                        .to_owned(),
+                ))
+            }
+            target => Ok(target),
+        }
     }
 
     /// Resolves `image` to the digest of its manifest (image manifest or index).
@@ -127,7 +158,7 @@ impl Sources {
     /// that of the manifest served; [`RegistryError::NotFound`] if there is no such manifest;
     /// otherwise as for any fetch.
     pub async fn resolve(&self, image: &str) -> Result<Resolved, RegistryError> {
-        match reference::parse(image)? {
+        match self.target(image)? {
             Target::Registry(reference) => self.remote.resolve(&reference).await,
             Target::Layout(layout) => {
                 let opened = Layout::open(&layout.dir, self.limits).await?;
@@ -152,7 +183,7 @@ impl Sources {
         kinds: Kinds,
     ) -> Result<Material, RegistryError> {
         let digest = Digest::parse(digest)?;
-        match reference::parse(image)? {
+        match self.target(image)? {
             Target::Registry(reference) => {
                 let repository = self.remote.repository(&reference);
                 material::collect(&repository, &digest, kinds, &self.limits).await
@@ -194,7 +225,7 @@ impl Sources {
             annotations: Some(layer.annotations).filter(|annotations| !annotations.is_empty()),
             extra: serde_json::Map::new(),
         };
-        match reference::parse(image)? {
+        match self.target(image)? {
             Target::Registry(reference) => {
                 let repository = self.remote.repository(&reference);
                 let update =

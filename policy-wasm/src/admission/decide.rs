@@ -12,6 +12,7 @@ use crate::policy::cue::Condition;
 use crate::policy::{
     KeySource, Mode, Policy as ConditionPolicy, PolicyAuthority, PolicyLanguage, PolicySource,
 };
+use crate::reference::ImageReference;
 use crate::verdict::{Outcome as CheckOutcome, Report};
 
 use super::plan::{Plan, PolicyPlan, Resolution, pinned_digest};
@@ -218,6 +219,19 @@ impl Plan {
             denials: Vec::new(),
             warnings: Vec::new(),
         };
+        // Invalid references, and `oci:` layouts (whose paths name the server's own files),
+        // are denied whatever the policies or `no_match` say, and nothing was fetched for
+        // them (issue 8, items 3 and 6).
+        if let Err(error) = ImageReference::parse(&site.image) {
+            verdict
+                .denials
+                .push(format!("{label}: not a valid image reference: {error}"));
+            verdict.allowed = false;
+            decision
+                .explanation
+                .push(format!("{label}: denied: not a valid image reference"));
+            return verdict;
+        }
         let pinned = pinned_digest(&site.image).is_some();
         if !pinned && self.settings.tags == TagHandling::RequireDigest {
             verdict.denials.push(format!(
