@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::webhook::{Webhook, admission_review, apply_patch, kubectl, pod_from};
-use crate::support::{Image, KeyPair, Lab, Outcome};
+use crate::support::{Image, KeyPair, Lab, Outcome, repo_root};
 
 /// A lab with one cosign-signed and one unsigned image under `signed/` and `warned/`, and a
 /// policy directory: `signed-by-team` (enforce, `HOST/signed/**`) and `warn-only` (warn,
@@ -933,4 +933,89 @@ fn slow_registries_are_bounded_and_the_server_recovers_at_the_deadline() {
     let object = deployment(&w.lab, "fresh", &[fresh.by_digest()]);
     let response = webhook.review("/validate", &admission_review(&object, "uid-fresh", None));
     assert_eq!(response["allowed"], true, "{response}");
+}
+
+/// Issue 8, item 6: the server took `oci:/some/path` from the cluster, read the layout and
+/// answered with errors naming its files. A policy over every image trusts the key of the
+/// demo layout kept in the repository, so reading it would verify; the server refuses every
+/// layout the same way, whether the directory exists or not, and keeps serving.
+#[test]
+fn the_server_refuses_image_layouts_named_by_the_cluster() {
+    let lab = Lab::new();
+    let policies = lab.path("layout-policies");
+    fs::create_dir_all(&policies).expect("policy dir");
+    let pem = fs::read_to_string(repo_root().join("host/demo/cosign.pub")).expect("demo key");
+    let pem = pem.trim_end().replace('\n', "\n          ");
+    fs::write(
+        policies.join("all.yaml"),
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: every-image
+spec:
+  images:
+  - glob: \"**\"
+  authorities:
+  - name: demo-key
+    key:
+      data: |
+          {pem}
+"
+        ),
+    )
+    .expect("policy");
+    let webhook = Webhook::start(&lab, &policies, &["--no-match", "allow"]);
+    let existing = format!("oci:{}", repo_root().join("host/demo/layout").display());
+    let missing = format!("oci:{}", lab.path("no-such-layout").display());
+    let mut answers = Vec::new();
+    for image in [&existing, &missing] {
+        for path in ["/validate", "/mutate"] {
+            let pod = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "default"},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            });
+            let response = webhook.review(path, &admission_review(&pod, "uid-layout", None));
+            assert_eq!(response["allowed"], false, "{image} {path}: {response}");
+            assert!(response.get("patch").is_none(), "{response}");
+            answers.push(
+                response["status"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        let request = json!({
+            "apiVersion": "externaldata.gatekeeper.sh/v1beta1",
+            "kind": "ProviderRequest",
+            "request": { "keys": [image] },
+        });
+        let (status, body) = webhook.post("/gatekeeper", request.to_string().as_bytes());
+        assert_eq!(status, 200, "{body}");
+        let item = &body["response"]["items"][0];
+        assert_eq!(item["value"], "", "{body}");
+        answers.push(item["error"].as_str().unwrap_or_default().to_owned());
+        for answer in answers.iter_mut() {
+            *answer = answer.replace(image.as_str(), "IMAGE");
+        }
+    }
+    for answer in &answers {
+        assert!(
+            answer.contains("image layouts (oci:…) are read by the sigward CLI only"),
+            "{answer}"
+        );
+        for leak in [
+            "index.json",
+            "oci-layout",
+            "blobs",
+            "No such file",
+            "os error",
+        ] {
+            assert!(!answer.contains(leak), "{leak} in {answer}");
+        }
+    }
+    // Nothing tells an existing directory from a missing one.
+    assert_eq!(answers[..3], answers[3..], "{answers:?}");
+    assert_eq!(webhook.get("/healthz").0, 200);
 }

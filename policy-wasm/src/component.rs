@@ -110,6 +110,12 @@ impl wit_admission::Guest for Component {
             trusted_root: request.trusted_root,
             at: request.at,
         };
+        // As `sigward serve`'s `/mutate`: a mutating answer pins tags, never denies them.
+        let settings = if request.mutate {
+            settings.for_mutation()
+        } else {
+            settings
+        };
         let decision = admission::evaluate(review, &policies, settings, &mut WitFetcher);
         Ok(wit_admission::AdmissionResult {
             response: decision.review_response(request.mutate).to_string(),

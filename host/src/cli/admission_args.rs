@@ -22,7 +22,9 @@ pub(crate) struct AdmissionArgs {
     no_match: NoMatchArg,
 
     /// Deny image references not pinned by digest (validation behind the mutating webhook,
-    /// which pins them), instead of verifying what the tag resolves to with a warning.
+    /// which pins them), instead of verifying what the tag resolves to with a warning. A
+    /// mutating answer (`/mutate`, `evaluate --mutate`) and `/gatekeeper` still verify tags and
+    /// pin them.
     #[arg(long)]
     require_digest: bool,
 

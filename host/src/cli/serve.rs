@@ -13,7 +13,7 @@ use anyhow::Context as _;
 
 use super::admission_args::AdmissionArgs;
 use super::{EXIT_OK, RegistryArgs};
-use crate::registry::Sources;
+use crate::registry::{Layouts, Sources};
 use crate::runtime::{ComponentSource, Limits, Runtime};
 use crate::server::{
     self, Admission, AdmissionService, CacheConfig, Metrics, ServerConfig, SlotConfig, VerdictCache,
@@ -101,6 +101,8 @@ impl ServeCommand {
         let mut options = self.registry.options();
         // Each registry call must end well inside the request's budget.
         options.limits.timeout = options.limits.timeout.min(deadline / 2);
+        // Images named by the cluster never open files here (issue 8, item 6).
+        options.layouts = Layouts::Refuse;
         let sources = Arc::new(Sources::new(options)?);
         let limits = Limits {
             deadline,

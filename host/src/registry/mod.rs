@@ -66,6 +66,19 @@ pub struct Options {
     /// Tests: stand-ins for remote hosts.
     #[cfg(test)]
     pub(crate) network: tests::TestNetwork,
+    /// Whether `oci:` image layouts may be read.
+    pub layouts: Layouts,
+}
+
+/// Whether [`Sources`] reads `oci:DIR` image layouts from this machine's filesystem.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layouts {
+    /// Read them (the CLI, whose user names the directory).
+    #[default]
+    Read,
+    /// Refuse them without touching the filesystem (the server: image names come from the
+    /// cluster, and an answer about a path would tell its caller about the server's files).
+    Refuse,
 }
 
 // The material types are the verifier's own (`sigward_policy::fetch`): the registry fills
@@ -125,11 +138,13 @@ pub enum RegistryError {
 /// connection pools and the credentials and tokens already obtained.
 ///
 /// References are `oci:DIR[:TAG]` or `oci:DIR@sha256:…` for an OCI image layout, anything else
-/// a registry reference (`host[:port]/repo[:tag][@digest]`, Docker Hub short names normalised
-/// as go-containerregistry does: `nginx` → `index.docker.io/library/nginx`).
+/// a registry reference (`host[:port]/repo[:tag][@digest]`, normalised by the verifier core's
+/// `sigward_policy::reference`: `nginx` → `index.docker.io/library/nginx`). Layouts are read
+/// only under [`Layouts::Read`].
 #[derive(Debug)]
 pub struct Sources {
     limits: Limits,
+    layouts: Layouts,
     remote: Remote,
 }
 
@@ -142,6 +157,7 @@ impl Sources {
     pub fn new(options: Options) -> Result<Self, RegistryError> {
         Ok(Self {
             limits: options.limits,
+            layouts: options.layouts,
             remote: Remote::new(&options)?,
         })
     }
@@ -157,6 +173,21 @@ impl Sources {
         Budget::new(deadline, self.limits.verification_bytes)
     }
 
+    /// Parses `image`; a layout under [`Layouts::Refuse`] is refused with a reason that does
+    /// not repeat its path.
+    fn target(&self, image: &str) -> Result<Target, RegistryError> {
+        match reference::parse(image)? {
+            Target::Layout(_) if self.layouts == Layouts::Refuse => {
+                Err(RegistryError::Unsupported(
+                    "image layouts (oci:…) are read by the sigward CLI only, not by the server; \
+                     name an image in a registry"
+                        .to_owned(),
+                ))
+            }
+            target => Ok(target),
+        }
+    }
+
     /// Resolves `image` to the digest of its manifest (image manifest or index), within
     /// `budget`.
     ///
@@ -169,7 +200,7 @@ impl Sources {
         let what = format!("resolving {image}");
         budget
             .within(&what, async {
-                match reference::parse(image)? {
+                match self.target(image)? {
                     Target::Registry(reference) => self.remote.resolve(&reference, budget).await,
                     Target::Layout(layout) => {
                         let opened = Layout::open(&layout.dir, self.limits, budget).await?;
@@ -204,7 +235,7 @@ impl Sources {
             .within(&what, async {
                 let digest = Digest::parse(digest)?;
                 let limits = &self.limits;
-                match reference::parse(image)? {
+                match self.target(image)? {
                     Target::Registry(reference) => {
                         let repository = self.remote.repository(&reference, budget);
                         material::collect(&repository, &digest, kinds, limits, budget).await
@@ -263,7 +294,7 @@ impl Sources {
             annotations: Some(layer.annotations).filter(|annotations| !annotations.is_empty()),
             extra: serde_json::Map::new(),
         };
-        match reference::parse(image)? {
+        match self.target(image)? {
             Target::Registry(reference) => {
                 let repository = self.remote.repository(&reference, budget);
                 let update =

@@ -1,12 +1,13 @@
 //! Image references: `oci:DIR[:TAG]` / `oci:DIR@sha256:…` for an OCI image layout on disk, and
-//! registry references (`host[:port]/repo[:tag][@digest]`) checked against the distribution
-//! reference grammar, with Docker Hub short names normalised as go-containerregistry does
-//! (`nginx` → `docker.io/library/nginx`, reached at `index.docker.io`).
+//! registry references (`host[:port]/repo[:tag][@digest]`) read by the verifier core's
+//! normaliser (`sigward_policy::reference`: the distribution grammar, every name of Docker Hub
+//! as `index.docker.io`, `nginx` → `index.docker.io/library/nginx`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use oci_client::Reference;
+use sigward_policy::reference::{ImageReference, is_tag};
 
 use super::RegistryError;
 use super::digest::Digest;
@@ -89,125 +90,23 @@ pub(super) fn is_loopback(registry: &str) -> bool {
     host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Docker Hub as references name it; oci-client reaches it at `index.docker.io`.
-const DOCKER_HUB: &str = "docker.io";
-
-/// Parses `[host[:port]/]path[:tag][@digest]` by the distribution reference grammar
-/// (distribution/reference `regexp.go`), normalising Docker Hub names as go-containerregistry
-/// does. Written out rather than through oci-client's parser, whose Unicode regular expression
-/// takes ~30 ms to compile: a third of a whole `sigward verify` run.
+/// Parses `[host[:port]/]path[:tag][@digest]` with the verifier core's one normaliser
+/// ([`ImageReference`]: the distribution grammar, Docker Hub under all its names as
+/// `index.docker.io`, `library/` for its one-component paths), so that what the host fetches
+/// is the repository the policies matched. Written out rather than through oci-client's
+/// parser, whose Unicode regular expression takes ~30 ms to compile: a third of a whole
+/// `sigward verify` run.
 fn parse_registry(image: &str) -> Result<Reference, RegistryError> {
-    let invalid = |why: &str| RegistryError::Invalid(format!("image reference {image:?}: {why}"));
-    let (name, digest) = match image.split_once('@') {
-        Some((name, digest)) => (name, Some(digest)),
-        None => (image, None),
-    };
-    if let Some(digest) = digest {
-        let (algorithm, hex) = digest
-            .split_once(':')
-            .ok_or_else(|| invalid("bad digest"))?;
-        let algorithm_ok = algorithm.starts_with(|c: char| c.is_ascii_alphabetic())
-            && algorithm
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c));
-        if !algorithm_ok || hex.len() < 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(invalid("bad digest"));
-        }
-    }
-    // A ':' after the last '/' starts a tag; one before it is the registry's port.
-    let (name, tag) = match name.rsplit_once(':') {
-        Some((before, tag)) if !tag.contains('/') && !tag.contains(']') => (before, Some(tag)),
-        _ => (name, None),
-    };
-    if let Some(tag) = tag
-        && !is_tag(tag)
-    {
-        return Err(invalid("bad tag"));
-    }
-    let (registry, path) = match name.split_once('/') {
-        Some((first, rest)) if is_domain(first) => (first.to_owned(), rest.to_owned()),
-        _ if !name.contains('/') => (DOCKER_HUB.to_owned(), format!("library/{name}")),
-        _ => (DOCKER_HUB.to_owned(), name.to_owned()),
-    };
-    if name.len() > 255 || !path.split('/').all(is_path_component) {
-        return Err(invalid("bad repository name"));
-    }
-    if registry != DOCKER_HUB && !is_host(&registry) {
-        return Err(invalid("bad registry host"));
-    }
-    Ok(match (tag, digest) {
+    let parsed = ImageReference::parse(image)
+        .map_err(|e| RegistryError::Invalid(format!("image reference {image:?}: {e}")))?;
+    let (registry, path) = (parsed.registry().to_owned(), parsed.path().to_owned());
+    Ok(match (parsed.tag(), parsed.digest()) {
         (Some(tag), Some(digest)) => {
             Reference::with_tag_and_digest(registry, path, tag.into(), digest.into())
         }
         (None, Some(digest)) => Reference::with_digest(registry, path, digest.into()),
         (tag, None) => Reference::with_tag(registry, path, tag.unwrap_or("latest").to_owned()),
     })
-}
-
-/// Whether the first component of a name is a registry: it has a `.` or `:`, is
-/// `localhost`, is an IPv6 literal, or has capitals (which repository paths may not).
-fn is_domain(first: &str) -> bool {
-    first.contains(['.', ':', '['])
-        || first == "localhost"
-        || first.chars().any(|c| c.is_ascii_uppercase())
-}
-
-/// `host[:port]`: dot-separated labels of letters, digits and inner hyphens, or `[IPv6]`.
-fn is_host(registry: &str) -> bool {
-    let (host, port) = match registry.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((address, port)) => {
-                if address.parse::<IpAddr>().is_err() {
-                    return false;
-                }
-                ("ipv6", port)
-            }
-            None => return false,
-        },
-        None => match registry.split_once(':') {
-            Some((host, _)) => (host, registry.get(host.len()..).unwrap_or_default()),
-            None => (registry, ""),
-        },
-    };
-    let port_ok = port.is_empty()
-        || port
-            .strip_prefix(':')
-            .is_some_and(|p| p.parse::<u16>().is_ok());
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
-    port_ok && host.split('.').all(label_ok)
-}
-
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn is_path_component(component: &str) -> bool {
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let bytes = component.as_bytes();
-    if !component.starts_with(alnum) || !component.ends_with(alnum) {
-        return false;
-    }
-    let mut rest = bytes;
-    while let Some((&b, tail)) = rest.split_first() {
-        if b.is_ascii_lowercase() || b.is_ascii_digit() {
-            rest = tail;
-            continue;
-        }
-        // A separator run: '.', '_', '__' or one or more '-'.
-        let run = rest
-            .iter()
-            .take_while(|&&c| !(c.is_ascii_lowercase() || c.is_ascii_digit()));
-        let separator: Vec<u8> = run.copied().collect();
-        let ok = matches!(separator.as_slice(), b"." | b"_" | b"__")
-            || (!separator.is_empty() && separator.iter().all(|&c| c == b'-'));
-        if !ok {
-            return false;
-        }
-        rest = rest.get(separator.len()..).unwrap_or_default();
-    }
-    true
 }
 
 fn parse_layout(rest: &str) -> Result<LayoutRef, RegistryError> {
@@ -228,17 +127,6 @@ fn parse_layout(rest: &str) -> Result<LayoutRef, RegistryError> {
         dir: PathBuf::from(dir),
         selector,
     })
-}
-
-/// The OCI tag grammar: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-fn is_tag(text: &str) -> bool {
-    let mut bytes = text.bytes();
-    let first_ok = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
-    first_ok
-        && text.len() <= 128
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 #[cfg(test)]
@@ -269,6 +157,18 @@ mod tests {
         let org = registry("bitnami/redis:7");
         assert_eq!(repository_name(&org), "index.docker.io/bitnami/redis");
         assert_eq!(org.tag(), Some("7"));
+        // Issue 8, item 3: the host fetches the repository the policies matched.
+        for hub in [
+            "docker.io/nginx",
+            "index.docker.io/nginx",
+            "registry-1.docker.io/library/nginx",
+        ] {
+            assert_eq!(
+                repository_name(&registry(hub)),
+                "index.docker.io/library/nginx",
+                "{hub}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::policy::cue::Condition;
 use crate::policy::{
     KeySource, Mode, Policy as ConditionPolicy, PolicyAuthority, PolicyLanguage, PolicySource,
 };
+use crate::reference::ImageReference;
 use crate::verdict::{Outcome as CheckOutcome, Report};
 
 use super::plan::{Plan, PolicyPlan, Resolution, pinned_digest};
@@ -124,8 +125,9 @@ pub struct ImageVerdict {
     pub image: String,
     /// False when an enforcing policy failed (or no policy matched under `deny`).
     pub allowed: bool,
-    /// The digest whose signatures were verified, when every matching policy passed and at
-    /// least one by verifying signatures.
+    /// The digest whose signatures were verified, when every enforcing policy passed and at
+    /// least one passing policy verified signatures (a failing `warn` policy does not clear
+    /// it).
     pub verified_digest: Option<String>,
     /// Why it was denied.
     pub denials: Vec<String>,
@@ -217,6 +219,19 @@ impl Plan {
             denials: Vec::new(),
             warnings: Vec::new(),
         };
+        // Invalid references, and `oci:` layouts (whose paths name the server's own files),
+        // are denied whatever the policies or `no_match` say, and nothing was fetched for
+        // them (issue 8, items 3 and 6).
+        if let Err(error) = ImageReference::parse(&site.image) {
+            verdict
+                .denials
+                .push(format!("{label}: not a valid image reference: {error}"));
+            verdict.allowed = false;
+            decision
+                .explanation
+                .push(format!("{label}: denied: not a valid image reference"));
+            return verdict;
+        }
         let pinned = pinned_digest(&site.image).is_some();
         if !pinned && self.settings.tags == TagHandling::RequireDigest {
             verdict.denials.push(format!(
@@ -252,7 +267,9 @@ impl Plan {
             Some(Err(error)) => Some(error.as_str()),
             _ => None,
         };
-        let mut all_pass = true;
+        // Pinning depends on the enforcing policies alone: a failing `mode: warn` policy adds a
+        // warning and must not leave a verified tag unpinned (issue 8, item 2).
+        let mut enforced_pass = true;
         let mut digest = None;
         for policy in policies {
             match self.decide_policy(policy, target.as_deref(), resolution_error, outcomes) {
@@ -271,7 +288,6 @@ impl Plan {
                     digest = digest.or(verified);
                 }
                 PolicyResult::Fail(reasons) => {
-                    all_pass = false;
                     let message = format!(
                         "{label}: policy {:?} failed: {}",
                         policy.name,
@@ -279,6 +295,7 @@ impl Plan {
                     );
                     match policy.mode {
                         Mode::Enforce => {
+                            enforced_pass = false;
                             verdict.denials.push(message.clone());
                             verdict.allowed = false;
                             decision.explanation.push(format!("{message} (denied)"));
@@ -291,7 +308,7 @@ impl Plan {
                 }
             }
         }
-        if all_pass && let Some(digest) = digest {
+        if enforced_pass && let Some(digest) = digest {
             verdict.verified_digest = Some(digest.clone());
             if !pinned && target.is_some() {
                 let pin = format!("{}@{digest}", site.image);

@@ -83,6 +83,19 @@ pub struct Settings {
     pub at: i64,
 }
 
+impl Settings {
+    /// The settings for a mutating answer: tags are verified at what they resolve to and
+    /// pinned, whatever [`Settings::tags`] says, since requiring digests there would deny what
+    /// the mutation exists to pin ([`TagHandling::RequireDigest`] is for validation behind it).
+    #[must_use]
+    pub fn for_mutation(self) -> Self {
+        Self {
+            tags: TagHandling::VerifyResolved,
+            ..self
+        }
+    }
+}
+
 /// Why a request could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmissionError {

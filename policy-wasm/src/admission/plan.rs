@@ -45,8 +45,12 @@ impl Plan {
             .sites
             .iter()
             .map(|site| {
+                // An image that is not a registry reference is denied before anything is
+                // matched or fetched (`oci:` layouts are the CLI's, never a cluster's).
+                let valid = reference::ImageReference::parse(&site.image).is_ok();
                 policies
                     .iter()
+                    .filter(|_| valid)
                     .filter(|policy| policy.matches(&site.image) && applies_to(policy, &review))
                     .map(|policy| PolicyPlan {
                         name: policy.name.clone(),

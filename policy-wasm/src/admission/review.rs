@@ -178,10 +178,28 @@ impl Review {
         if other_subresource || matches!(parsed.operation.as_str(), "DELETE" | "CONNECT") {
             return Ok(parsed);
         }
-        match request.get("object") {
-            None | Some(Value::Null) => return Ok(parsed),
-            Some(object) => parsed.read_object(&kind, object).map_err(fail)?,
-        }
+        // Every other operation (CREATE, UPDATE, and any the API server may add) brings the
+        // object to admit: without one there is nothing to check, so it is denied, never
+        // allowed as "no images" (issue 8, item 12).
+        let object = match request.get("object") {
+            None | Some(Value::Null) => {
+                return Err(fail(format!(
+                    "request.object is {} for a {} of a {kind}: the object cannot be checked",
+                    if request.get("object").is_some() {
+                        "null"
+                    } else {
+                        "missing"
+                    },
+                    if parsed.operation.is_empty() {
+                        "request without operation"
+                    } else {
+                        parsed.operation.as_str()
+                    },
+                )));
+            }
+            Some(object) => object,
+        };
+        parsed.read_object(&kind, object).map_err(fail)?;
         Ok(parsed)
     }
 
@@ -245,6 +263,17 @@ impl Review {
         if !object.is_object() {
             return Err("the object is not a JSON object".to_owned());
         }
+        // The pointers below depend on the kind: an object of another kind than the request
+        // names would be read at the wrong places and seem to have no images.
+        match object.get("kind") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(own)) if own == kind => {}
+            Some(other) => {
+                return Err(format!(
+                    "the object's kind {other} is not the request's kind {kind:?}"
+                ));
+            }
+        }
         if self.resource.resource.is_empty() {
             self.resource = Resource {
                 group: group.to_owned(),
@@ -275,6 +304,15 @@ impl Review {
         }
         for list in ContainerList::ALL {
             self.read_list(pod_spec, &spec, list)?;
+        }
+        // Every pod has a container (the API server's validation says so, but it runs after
+        // mutating webhooks): a spec without one was not read where the images are.
+        if !self
+            .sites
+            .iter()
+            .any(|site| site.list == ContainerList::Containers)
+        {
+            return Err(format!("{spec}/containers is missing or empty"));
         }
         self.read_image_volumes(pod_spec, &spec)
     }

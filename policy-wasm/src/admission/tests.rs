@@ -12,6 +12,10 @@ const SIGNED: &str = "registry.test/team/app:v1";
 const UNSIGNED: &str = "registry.test/team/unsigned:v1";
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
+mod matrix;
+mod objects;
+mod references;
+
 use crate::testdata::{image_vectors as data, legacy_keyless, legacy_keyless_case, sig_layer};
 
 fn read(path: &Path) -> String {
@@ -32,7 +36,7 @@ impl Fetch for Registry {
             return Err(FetchError::NotFound(format!("{image}: no such tag")));
         }
         Ok(Resolved {
-            repository: Some(crate::reference::repository(image)),
+            repository: crate::reference::repository(image),
             digest: DIGEST.to_owned(),
             media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
         })

@@ -84,15 +84,15 @@ impl ImagePattern {
         &self.glob
     }
 
-    /// True when `image` matches: first its fully-qualified name ([`qualified_name`]), then,
-    /// if that differs, the string as written (policy-controller's deprecated fallback).
+    /// True when `image` matches: first its fully-qualified, normalised name
+    /// ([`qualified_name`]), then the string as written (policy-controller's deprecated
+    /// fallback; more matching policies never make admission weaker, as each must pass).
     pub fn matches(&self, image: &str) -> bool {
         if image.is_empty() {
             return false;
         }
-        let qualified = qualified_name(image);
-        self.matches_whole(qualified.as_bytes())
-            || (qualified != image && self.matches_whole(image.as_bytes()))
+        qualified_name(image).is_some_and(|qualified| self.matches_whole(qualified.as_bytes()))
+            || self.matches_whole(image.as_bytes())
     }
 
     /// Whether the tokens match all of `text`: dynamic programming over (token, byte), linear
@@ -133,17 +133,13 @@ impl ImagePattern {
     }
 }
 
-/// The fully-qualified name go-containerregistry's `ref.Name()` gives a reference: Docker Hub
-/// names become `index.docker.io/library/x`, a digest reference is `repository@digest` (a tag
-/// next to a digest is dropped), a tag reference is `repository:tag`, and `:latest` is added
-/// when there is neither.
-pub fn qualified_name(image: &str) -> String {
-    let repository = reference::repository(image);
-    if let Some((_, digest)) = image.split_once('@') {
-        return format!("{repository}@{digest}");
-    }
-    let tag = image
-        .get(reference::name(image).len()..)
-        .filter(|tag| !tag.is_empty());
-    format!("{repository}{}", tag.unwrap_or(":latest"))
+/// The fully-qualified name go-containerregistry's `ref.Name()` gives a reference, normalised
+/// by [`reference::ImageReference`] (every spelling of Docker Hub becomes
+/// `index.docker.io/library/x`): `repository@digest` (a tag next to a digest is dropped),
+/// `repository:tag`, or `repository:latest`. `None` for a reference that is not valid, which
+/// admission denies before matching.
+pub fn qualified_name(image: &str) -> Option<String> {
+    reference::ImageReference::parse(image)
+        .ok()
+        .map(|parsed| parsed.qualified())
 }

@@ -332,12 +332,14 @@ fn qualifies_references_like_go_containerregistry() {
         ("localhost:5000/app", "localhost:5000/app:latest"),
         ("localhost:5000/app:v1", "localhost:5000/app:v1"),
     ] {
-        assert_eq!(qualified_name(image), qualified, "{image}");
+        assert_eq!(qualified_name(image).as_deref(), Some(qualified), "{image}");
     }
     assert_eq!(
         qualified_name(&format!("ghcr.io/o/a:v1@{digest}")),
-        format!("ghcr.io/o/a@{digest}")
+        Some(format!("ghcr.io/o/a@{digest}"))
     );
+    assert_eq!(qualified_name("Team/app"), None);
+    assert_eq!(qualified_name("oci:/tmp/layout"), None);
 }
 
 #[test]

@@ -367,3 +367,37 @@ fn writes_layout_images_deterministically() {
         1
     );
 }
+
+/// Issue 8, item 6: under [`Layouts::Refuse`] (the server) no layout is read, existing or not,
+/// and the reason does not repeat the path.
+#[tokio::test]
+async fn refused_layouts_are_not_read_and_not_named() {
+    let sources = crate::registry::Sources::new(crate::registry::Options {
+        layouts: crate::registry::Layouts::Refuse,
+        ..crate::registry::Options::default()
+    })
+    .unwrap();
+    let existing = support::testdata().join("cosign-save");
+    let missing = existing.join("no-such-dir");
+    let mut reasons = Vec::new();
+    for dir in [&existing, &missing] {
+        let image = oci(dir, "");
+        let resolved = sources.resolve(&image).await;
+        let attached = sources.attached(&image, SAVED_IMAGE, Kinds::ALL).await;
+        let appended = sources
+            .append_signature(&image, SAVED_IMAGE, signature_layer(b"{}"))
+            .await;
+        for result in [resolved.map(drop), attached.map(drop), appended] {
+            let Err(RegistryError::Unsupported(reason)) = result else {
+                panic!("{image}: {result:?}");
+            };
+            assert!(!reason.contains("cosign-save"), "{reason}");
+            assert!(reason.contains("sigward CLI only"), "{reason}");
+            reasons.push(reason);
+        }
+    }
+    assert!(reasons.windows(2).all(|pair| pair[0] == pair[1]));
+    // The default reads them (the CLI).
+    let sources = support::sources(Limits::default());
+    assert!(sources.resolve(&oci(&existing, "")).await.is_ok());
+}
