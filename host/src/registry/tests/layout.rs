@@ -382,10 +382,13 @@ async fn refused_layouts_are_not_read_and_not_named() {
     let mut reasons = Vec::new();
     for dir in [&existing, &missing] {
         let image = oci(dir, "");
-        let resolved = sources.resolve(&image).await;
-        let attached = sources.attached(&image, SAVED_IMAGE, Kinds::ALL).await;
+        let budget = support::budget();
+        let resolved = sources.resolve(&image, &budget).await;
+        let attached = sources
+            .attached(&image, SAVED_IMAGE, Kinds::ALL, &budget)
+            .await;
         let appended = sources
-            .append_signature(&image, SAVED_IMAGE, signature_layer(b"{}"))
+            .append_signature(&image, SAVED_IMAGE, signature_layer(b"{}"), &budget)
             .await;
         for result in [resolved.map(drop), attached.map(drop), appended] {
             let Err(RegistryError::Unsupported(reason)) = result else {
@@ -399,5 +402,10 @@ async fn refused_layouts_are_not_read_and_not_named() {
     assert!(reasons.windows(2).all(|pair| pair[0] == pair[1]));
     // The default reads them (the CLI).
     let sources = support::sources(Limits::default());
-    assert!(sources.resolve(&oci(&existing, "")).await.is_ok());
+    assert!(
+        sources
+            .resolve(&oci(&existing, ""), &support::budget())
+            .await
+            .is_ok()
+    );
 }
