@@ -180,11 +180,12 @@ impl Inner {
                 );
             }
         };
-        let mut settings = self.settings();
-        if mutate {
-            // The mutating webhook pins tags; validation behind it may require digests.
-            settings.tags = TagHandling::VerifyResolved;
-        }
+        // The mutating webhook pins tags; validation behind it may require digests.
+        let settings = if mutate {
+            self.settings().for_mutation()
+        } else {
+            self.settings()
+        };
         let decision = self.decide(review, settings, deadline).await;
         if !decision.allowed {
             tracing::info!(uid = decision.uid, message = decision.message, "denied");
