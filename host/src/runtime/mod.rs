@@ -282,11 +282,7 @@ impl Runtime {
     ///
     /// [`RuntimeError::Trap`] with wasmtime's reason when instantiation fails.
     pub fn check(&self) -> Result<(), RuntimeError> {
-        let source = Box::new(Until {
-            inner: Box::new(Nothing),
-            until: Instant::now(),
-        });
-        self.call_until(source, None, |_, _| Ok(()))
+        self.call_until(Box::new(Nothing), None, |_, _| Ok(()))
     }
 
     /// Verifies a standalone Sigstore bundle in a fresh instance; trust roots come through
