@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the seed corpus of every fuzz target from real vectors, read in place (never copied
 into the repository): the Sigstore conformance cases and legacy-keyless fixtures in
-../shared (SIGWARD_CONFORMANCE_DIR), the repository's own test vectors and example policies.
+../shared (SIGWARD_CONFORMANCE_DIR), the repository's own test vectors, demo layout and example policies.
 
 usage: seed.py CORPUS_DIR   (one sub-directory per target; existing files are kept)
 """
@@ -89,6 +89,15 @@ def main() -> None:
     add("gatekeeper", json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
                                   "request": {"keys": ["registry.test/team/app:v1", "nginx"]}}).encode())
     add("json", b"[" * 100_000)
+    add("manifest", (REPO / "policy-wasm/tests/data/image/manifest.json").read_bytes())
+    for layout_index in sorted(REPO.glob("host/demo/layout/**/index.json")):
+        add("manifest", layout_index.read_bytes())
+    for blob in sorted(REPO.glob("host/demo/layout/blobs/sha256/*")):
+        if blob.stat().st_size < 65536 and blob.read_bytes().lstrip().startswith(b"{"):
+            add("manifest", blob.read_bytes())
+    add("manifest", json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                                "manifests": [{"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                               "digest": "sha256:" + "a" * 64, "size": 1}]}).encode())
 
     for target, items in seeds.items():
         directory = out / target

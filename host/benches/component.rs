@@ -12,25 +12,26 @@ use std::time::{Duration, Instant};
 use sigward::runtime::{ComponentSource, Limits, Runtime};
 use sigward_policy::authority::{Authority, NamedAuthority};
 use sigward_policy::digest::Digest;
-use sigward_policy::fetch::{Fetch, FetchError, Kinds, Layer, Material, Resolved};
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Layer, Manifest, Material};
 use sigward_policy::image::{CheckKind, SIGNATURE_ANNOTATION, TlogPolicy, VerifyRequest};
 
-const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-
+/// Serves the vectors' manifest and the given `.sig` layers.
 #[derive(Clone)]
-struct Memory(Vec<Layer>);
+struct Memory {
+    manifest: Vec<u8>,
+    layers: Vec<Layer>,
+}
 
 impl Fetch for Memory {
-    fn resolve(&mut self, _: &str) -> Result<Resolved, FetchError> {
-        Ok(Resolved {
-            repository: Some("registry.test/team/app".to_owned()),
-            digest: DIGEST.to_owned(),
-            media_type: String::new(),
+    fn resolve(&mut self, _: &str) -> Result<Manifest, FetchError> {
+        Ok(Manifest {
+            media_type: sigward_policy::manifest::OCI_MANIFEST.to_owned(),
+            bytes: self.manifest.clone(),
         })
     }
     fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
         Ok(Material {
-            signatures: self.0.clone(),
+            signatures: self.layers.clone(),
             ..Material::default()
         })
     }
@@ -73,7 +74,7 @@ fn main() {
     let case = data.join("cosign-tagless");
     let payload = std::fs::read(case.join("payload")).unwrap();
     let layer = Layer {
-        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        media_type: sigward_policy::simple_signing::MEDIA_TYPE.to_owned(),
         digest: Digest::of(&payload).to_string(),
         annotations: BTreeMap::from([(
             SIGNATURE_ANNOTATION.to_owned(),
@@ -81,7 +82,10 @@ fn main() {
         )]),
         payload,
     };
-    let source = Memory(vec![layer]);
+    let source = Memory {
+        manifest: std::fs::read(data.join("manifest.json")).unwrap(),
+        layers: vec![layer],
+    };
     let request = VerifyRequest {
         image: "registry.test/team/app:v1".to_owned(),
         authorities: vec![NamedAuthority {
@@ -192,7 +196,7 @@ fn bundle_benchmarks() {
 
     struct Roots(Vec<u8>);
     impl Fetch for Roots {
-        fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+        fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
             Err(FetchError::Unsupported(image.to_owned()))
         }
         fn attached(&mut self, image: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use sigward_policy::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -22,7 +22,7 @@ use crate::trust::TrustRoots;
 
 /// What a prefetch found: the resolution, then the signatures of the digest it resolved to.
 type Prefetched = (
-    Result<Resolved, RegistryError>,
+    Result<Manifest, RegistryError>,
     Option<Result<Material, RegistryError>>,
 );
 
@@ -83,8 +83,9 @@ impl RegistryFetch {
             handle.spawn(async move {
                 let resolved = sources.resolve(&image, &budget).await;
                 let material = match &resolved {
-                    Ok(resolved) => {
-                        let listing = sources.attached(&image, &resolved.digest, kinds, &budget);
+                    Ok(manifest) => {
+                        let digest = manifest.digest().to_string();
+                        let listing = sources.attached(&image, &digest, kinds, &budget);
                         Some(listing.await)
                     }
                     Err(_) => None,
@@ -109,7 +110,7 @@ impl RegistryFetch {
     }
 
     /// The prefetched resolution of `image`, if a prefetch was started for it.
-    fn prefetched(&mut self, image: &str) -> Option<Result<Resolved, RegistryError>> {
+    fn prefetched(&mut self, image: &str) -> Option<Result<Manifest, RegistryError>> {
         let (_, mut task) = self
             .prefetch
             .take_if(|(prefetched, _)| prefetched == image)?;
@@ -132,15 +133,15 @@ impl RegistryFetch {
                 return Some(Err(RegistryError::DeadlinePassed { what }));
             }
         };
-        if let (Ok(resolved), Some(material)) = (&resolved, material) {
-            self.material = Some((image.to_owned(), resolved.digest.clone(), material));
+        if let (Ok(manifest), Some(material)) = (&resolved, material) {
+            self.material = Some((image.to_owned(), manifest.digest().to_string(), material));
         }
         Some(resolved)
     }
 }
 
 impl Fetch for RegistryFetch {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         self.budget
             .check_deadline(&format!("resolving {image}"))
             .map_err(fetch_error)?;

@@ -130,12 +130,11 @@ export!(Component);
 struct WitFetcher;
 
 impl Fetch for WitFetcher {
-    fn resolve(&mut self, image: &str) -> Result<fetch::Resolved, fetch::FetchError> {
-        let resolved = fetcher::resolve(image).map_err(fetch_error)?;
-        Ok(fetch::Resolved {
-            repository: resolved.repository,
-            digest: resolved.digest,
-            media_type: resolved.media_type,
+    fn resolve(&mut self, image: &str) -> Result<fetch::Manifest, fetch::FetchError> {
+        let manifest = fetcher::resolve(image).map_err(fetch_error)?;
+        Ok(fetch::Manifest {
+            media_type: manifest.media_type,
+            bytes: manifest.bytes,
         })
     }
 
@@ -157,18 +156,11 @@ impl Fetch for WitFetcher {
                 .bundles
                 .into_iter()
                 .map(|b| fetch::AttachedBundle {
-                    manifest_digest: b.manifest_digest,
                     media_type: b.media_type,
                     digest: b.digest,
                     bundle: b.bundle,
                 })
                 .collect(),
-            discovery: match material.discovery {
-                wit_types::ReferrersDiscovery::None => fetch::Discovery::None,
-                wit_types::ReferrersDiscovery::ReferrersApi => fetch::Discovery::ReferrersApi,
-                wit_types::ReferrersDiscovery::ReferrersTag => fetch::Discovery::ReferrersTag,
-                wit_types::ReferrersDiscovery::Layout => fetch::Discovery::Layout,
-            },
         })
     }
 

@@ -3,7 +3,10 @@
 //!
 //! This module never performs I/O.
 
-/// The only payload type cosign and Sigstore accept.
+/// The media type of a `.att` layer holding a DSSE envelope (cosign `attest`).
+pub const ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+
+/// The only payload type cosign and Sigstore accept: an in-toto statement.
 pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// A decoded envelope.

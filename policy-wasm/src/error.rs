@@ -30,9 +30,13 @@ pub enum Error {
         /// Why it does not parse.
         source: crate::trust_root::TrustRootError,
     },
-    /// The host returned a digest that is not a sha256 digest.
+    /// The host returned a digest that is not a sha256 digest, or bytes that are not the
+    /// ones a digest reference names.
     #[error("host returned a bad digest: {0}")]
     BadDigest(#[from] DigestError),
+    /// The host returned a manifest that is not one, or not of the type it was served as.
+    #[error("host returned a bad manifest: {0}")]
+    BadManifest(#[from] crate::manifest::ManifestError),
     /// A capability that is designed but not built yet.
     #[error("not supported yet: {0}")]
     NotSupported(&'static str),
@@ -42,6 +46,8 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     // Per-signature reasons, in the order the checks run: a later one got further.
+    /// The layer's (or bundle's) media type is not the kind it is read as.
+    WrongMediaType,
     /// The layer's bytes do not match its descriptor digest.
     PayloadDigestMismatch,
     /// The layer carries no signature annotation.
@@ -112,6 +118,7 @@ impl Reason {
     /// The code as written in JSON, WIT denials and messages.
     pub fn code(self) -> &'static str {
         match self {
+            Self::WrongMediaType => "wrong-media-type",
             Self::PayloadDigestMismatch => "payload-digest-mismatch",
             Self::MissingSignature => "missing-signature",
             Self::InvalidSignatureEncoding => "invalid-signature-encoding",
@@ -155,8 +162,13 @@ impl Error {
             Self::InvalidRequest(_) | Self::TrustRoot { .. } => Reason::InvalidRequest,
             Self::Fetch(FetchError::NotFound(_)) => Reason::FetchNotFound,
             Self::Fetch(FetchError::Denied(_)) => Reason::FetchDenied,
-            Self::Fetch(FetchError::TooLarge(_)) => Reason::FetchTooLarge,
-            Self::Fetch(FetchError::Invalid(_)) | Self::BadDigest(_) => Reason::FetchInvalid,
+            Self::Fetch(FetchError::TooLarge(_))
+            | Self::BadManifest(crate::manifest::ManifestError::TooLarge(_)) => {
+                Reason::FetchTooLarge
+            }
+            Self::Fetch(FetchError::Invalid(_)) | Self::BadDigest(_) | Self::BadManifest(_) => {
+                Reason::FetchInvalid
+            }
             Self::Fetch(FetchError::Unavailable(_)) => Reason::FetchUnavailable,
             Self::Fetch(FetchError::Unsupported(_)) => Reason::FetchUnsupported,
             Self::NotSupported(_) => Reason::NotSupported,

@@ -1,19 +1,20 @@
 //! What the verifier asks of its host: the `fetcher` WIT interface as a Rust trait.
 //!
 //! The component implements [`Fetch`] with the WIT imports, native tests with files, benches
-//! with memory. Nothing the host returns is trusted: every digest is checked again by the
-//! verifier. This module never performs I/O.
+//! with memory. Nothing the host returns is trusted: the verifier hashes the manifest bytes
+//! itself ([`crate::image::resolve`]), re-hashes every payload against its digest, and takes
+//! nothing else from the host that it cannot check. This module never performs I/O.
 
 use std::collections::BTreeMap;
 
 /// Where the verifier gets signature material.
 pub trait Fetch {
-    /// Resolves `image` (a tag or digest reference) to its manifest digest.
+    /// Returns the manifest `image` (a tag or digest reference) points to, as served.
     ///
     /// # Errors
     ///
     /// A [`FetchError`] when the host cannot resolve it.
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError>;
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError>;
 
     /// Lists the material of the requested `kinds` attached to `digest`.
     ///
@@ -54,15 +55,20 @@ pub enum FetchError {
     Unsupported(String),
 }
 
-/// An image reference after the host resolved it.
+/// The manifest a reference points to, as the host received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    /// The canonical repository, or `None` for sources without one (an OCI layout).
-    pub repository: Option<String>,
-    /// The digest of the manifest bytes, as text; the verifier parses it.
-    pub digest: String,
-    /// The manifest's media type.
+pub struct Manifest {
+    /// The media type it was served with (`Content-Type`, or the layout descriptor's).
     pub media_type: String,
+    /// The manifest bytes, exactly as served: their hash is the image digest.
+    pub bytes: Vec<u8>,
+}
+
+impl Manifest {
+    /// The digest of the bytes.
+    pub fn digest(&self) -> crate::digest::Digest {
+        crate::digest::Digest::of(&self.bytes)
+    }
 }
 
 /// Which kinds of attached material to list.
@@ -101,28 +107,12 @@ pub struct Layer {
 /// A Sigstore bundle attached as an OCI referrer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachedBundle {
-    /// The referrer manifest's digest.
-    pub manifest_digest: String,
     /// The bundle layer's media type.
     pub media_type: String,
     /// The bundle layer's digest.
     pub digest: String,
     /// The bundle JSON.
     pub bundle: Vec<u8>,
-}
-
-/// How referrers were found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Discovery {
-    /// Not looked up, or nothing found.
-    #[default]
-    None,
-    /// The OCI referrers API.
-    ReferrersApi,
-    /// The `sha256-<hex>` referrers tag schema.
-    ReferrersTag,
-    /// An OCI layout on disk.
-    Layout,
 }
 
 /// Everything attached to one digest.
@@ -134,6 +124,4 @@ pub struct Material {
     pub attestations: Vec<Layer>,
     /// Referrer bundles.
     pub bundles: Vec<AttachedBundle>,
-    /// How bundles were found.
-    pub discovery: Discovery,
 }

@@ -12,8 +12,9 @@ use crate::authority::{Identity, Matcher};
 use crate::bundle::{self, Artifact, Bundle, BundleAuthority};
 use crate::cert::{self, Certificate, Usage};
 use crate::dsse::Envelope;
-use crate::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
+use crate::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 use crate::image::TlogPolicy;
+use crate::manifest;
 use crate::policy::ClusterImagePolicy;
 use crate::policy::cue::Condition;
 use crate::simple_signing::Payload;
@@ -29,6 +30,38 @@ const AT: UnixTime = 1_750_000_000;
 /// A `trusted_root.json` document.
 pub fn trusted_root(data: &[u8]) {
     let _ = TrustedRoot::parse(data);
+}
+
+/// Manifest bytes a host serves for a reference: read, and checked as the verifier checks
+/// what `resolve` returns (for a tag and for a digest reference).
+pub fn manifest(data: &[u8]) {
+    let _ = manifest::kind(data);
+    for media_type in manifest::MANIFEST_TYPES {
+        let mut host = Serves(Manifest {
+            media_type: media_type.to_owned(),
+            bytes: data.to_vec(),
+        });
+        let _ = crate::image::resolve("registry.test/app:v1", &mut host);
+        let pinned = format!("registry.test/app@{}", host.0.digest());
+        let _ = crate::image::resolve(&pinned, &mut host);
+    }
+}
+
+/// A host that serves one manifest for every reference.
+struct Serves(Manifest);
+
+impl Fetch for Serves {
+    fn resolve(&mut self, _: &str) -> Result<Manifest, FetchError> {
+        Ok(self.0.clone())
+    }
+
+    fn attached(&mut self, image: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
+        Err(FetchError::Unavailable(image.to_owned()))
+    }
+
+    fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
+        Err(FetchError::NotFound(name.to_owned()))
+    }
 }
 
 /// A Sigstore bundle, parsed and verified over a fixed artifact, keyless and keyed.
@@ -233,7 +266,7 @@ fn settings() -> Settings {
 struct Unreachable;
 
 impl Fetch for Unreachable {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         Err(FetchError::Unavailable(image.to_owned()))
     }
 

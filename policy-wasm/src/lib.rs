@@ -8,7 +8,7 @@
 //! component, whose only import is the `fetcher` interface (`component.rs`, wasm only).
 //!
 //! Modules: [`digest`] (sha256 digests), [`keys`] (public keys and signature checks),
-//! [`simple_signing`] (cosign payloads), [`reference`](mod@reference) (repository names), [`fetch`] (what the
+//! [`simple_signing`] (cosign payloads), [`manifest`] (which manifest a reference names), [`reference`](mod@reference) (repository names), [`fetch`] (what the
 //! host provides), [`authority`] (who may sign), [`image`] (image verification), [`verdict`]
 //! (reports), [`error`] (errors and reason codes); for Sigstore: [`trust_root`], [`bundle`],
 //! [`dsse`], [`cert`] (X.509 paths and Fulcio identities), [`sct`], [`tlog`] (Rekor entries,
@@ -35,6 +35,7 @@ pub mod fetch;
 pub mod fuzz;
 pub mod image;
 pub mod keys;
+pub mod manifest;
 pub mod policy;
 pub mod reference;
 pub mod sct;

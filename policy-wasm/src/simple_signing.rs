@@ -6,7 +6,10 @@
 
 use serde_json::{Map, Value};
 
-/// The value cosign writes in `critical.type`.
+/// The media type of a `.sig` layer holding a simple-signing payload (cosign, skopeo).
+pub const MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+
+/// The `critical.type` of a cosign image signature.
 pub const PAYLOAD_TYPE: &str = "cosign container image signature";
 
 /// A parsed simple-signing payload.

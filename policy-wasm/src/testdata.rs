@@ -51,6 +51,14 @@ pub(crate) fn image_vectors() -> PathBuf {
         .collect()
 }
 
+/// The manifest of the image the image vectors sign, served as an OCI image manifest.
+pub(crate) fn image_manifest() -> crate::fetch::Manifest {
+    crate::fetch::Manifest {
+        media_type: crate::manifest::OCI_MANIFEST.to_owned(),
+        bytes: read(image_vectors().join("manifest.json")),
+    }
+}
+
 /// A simple-signing `.sig` layer from a case directory holding `payload` and `signature`.
 pub(crate) fn sig_layer(case: &Path) -> Layer {
     let payload = read(case.join("payload"));
@@ -80,7 +88,7 @@ pub(crate) fn legacy_keyless_case(case: &Path) -> (String, Layer) {
 
 fn simple_signing_layer(payload: Vec<u8>, annotations: BTreeMap<String, String>) -> Layer {
     Layer {
-        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        media_type: crate::simple_signing::MEDIA_TYPE.to_owned(),
         digest: Digest::of(&payload).to_string(),
         annotations,
         payload,

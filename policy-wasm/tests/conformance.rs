@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sigward_policy::authority::{Authority, Identity, Keyless, Matcher};
 use sigward_policy::bundle::{ArtifactInput, BundleRequest, verify_bundle_request};
-use sigward_policy::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -27,7 +27,7 @@ struct Roots {
 }
 
 impl Fetch for Roots {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         Err(FetchError::Unsupported(image.to_owned()))
     }
     fn attached(&mut self, image: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {

@@ -14,9 +14,6 @@ use super::{EXIT_OK, RegistryArgs};
 use crate::registry::{Layer, Sources};
 use crate::signing::SigningKey;
 
-/// The media type of a `.sig` layer.
-const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-
 /// Sign an image: cosign encrypted key (password in COSIGN_PASSWORD) or PKCS#8 private key.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SignCommand {
@@ -63,33 +60,33 @@ impl SignCommand {
         let io = super::io_runtime()?;
         let sources = Sources::new(self.registry.options())?;
         let budget = deadline.budget(sources.limits().verification_bytes);
-        let resolved = io
+        let digest = io
             .block_on(sources.resolve(&self.image, &budget))
-            .with_context(|| format!("resolving {}", self.image))?;
-        // cosign writes the repository without tag or digest.
-        let identity = resolved
-            .repository
-            .clone()
+            .with_context(|| format!("resolving {}", self.image))?
+            .digest()
+            .to_string();
+        // cosign writes the repository without tag or digest (an image layout has none).
+        let identity = sigward_policy::reference::repository(&self.image)
             .unwrap_or_else(|| self.image.clone());
         let annotations = self
             .annotations
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
-        let payload = simple_signing::payload_bytes(&identity, &resolved.digest, &annotations);
+        let payload = simple_signing::payload_bytes(&identity, &digest, &annotations);
         let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
         let layer = Layer {
-            media_type: SIMPLE_SIGNING.to_owned(),
+            media_type: simple_signing::MEDIA_TYPE.to_owned(),
             digest: Digest::of(&payload).to_string(),
             annotations: [(SIGNATURE_ANNOTATION.to_owned(), signature)]
                 .into_iter()
                 .collect(),
             payload,
         };
-        io.block_on(sources.append_signature(&self.image, &resolved.digest, layer, &budget))
+        io.block_on(sources.append_signature(&self.image, &digest, layer, &budget))
             .with_context(|| format!("storing the signature of {}", self.image))?;
-        eprintln!("Signed {} ({})", self.image, resolved.digest);
-        println!("{}", resolved.digest);
+        eprintln!("Signed {} ({digest})", self.image);
+        println!("{digest}");
         Ok(ExitCode::from(EXIT_OK))
     }
 }

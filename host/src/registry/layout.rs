@@ -26,7 +26,7 @@ use super::manifest::{
 };
 use super::material::Store;
 use super::reference::Selector;
-use super::{Discovery, RegistryError, Resolved};
+use super::{Discovery, Manifest, RegistryError};
 
 /// The tag annotation of `index.json` entries.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -67,8 +67,8 @@ impl<'a> Layout<'a> {
         })
     }
 
-    /// The digest and media type of the image `selector` picks.
-    pub(super) async fn resolve(&self, selector: &Selector) -> Result<Resolved, RegistryError> {
+    /// The manifest of the image `selector` picks.
+    pub(super) async fn resolve(&self, selector: &Selector) -> Result<Manifest, RegistryError> {
         let (digest, size) = match selector {
             Selector::Tag(tag) => {
                 let entry = self
@@ -89,12 +89,7 @@ impl<'a> Layout<'a> {
             }
         };
         let bytes = self.checked_manifest(&digest, size).await?;
-        let what = format!("manifest {digest}");
-        Ok(Resolved {
-            repository: None,
-            media_type: manifest::media_type_of(&bytes, &what)?,
-            digest: digest.to_string(),
-        })
+        manifest::served(bytes, &format!("manifest {digest}"))
     }
 
     /// Writes a signature image for `digest` and points `index.json` at it.

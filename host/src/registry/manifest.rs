@@ -9,20 +9,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::RegistryError;
 use super::digest::Digest;
+use super::{Manifest, RegistryError};
 
-/// OCI image manifest.
-pub(super) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// OCI image index.
-pub(super) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Docker image manifest, schema 2.
-pub(super) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// Docker manifest list.
-pub(super) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// The manifest types a tag may resolve to, for the `Accept` header.
-pub(super) const MANIFEST_TYPES: [&str; 4] =
-    [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+// The manifest media types, and what a manifest is, are the verifier's (it re-reads them).
+pub(super) use sigward_policy::manifest::{
+    DOCKER_LIST, DOCKER_MANIFEST, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST,
+};
 /// OCI image config; cosign uses it for signature images.
 pub(super) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Prefix of every Sigstore bundle media type (FORMATS.md §1.7, discovery step 4).
@@ -109,30 +102,27 @@ pub(super) fn parse_index(bytes: &[u8], what: &str) -> Result<ImageIndex, Regist
     Ok(index)
 }
 
-/// The media type of a manifest or index, from its `mediaType` field or, when that optional
-/// OCI field is absent, from its shape. Only the four types in [`MANIFEST_TYPES`] are accepted.
-pub(super) fn media_type_of(bytes: &[u8], what: &str) -> Result<String, RegistryError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Versioned {
-        schema_version: u32,
-        media_type: Option<String>,
-        manifests: Option<Value>,
-    }
-    let versioned: Versioned = serde_json::from_slice(bytes)
-        .map_err(|e| RegistryError::Invalid(format!("{what}: not a manifest: {e}")))?;
-    check_schema(versioned.schema_version, what)?;
-    let media_type = match (versioned.media_type, versioned.manifests) {
-        (Some(media_type), _) => media_type,
-        (None, Some(_)) => OCI_INDEX.to_owned(),
-        (None, None) => OCI_MANIFEST.to_owned(),
-    };
-    if !MANIFEST_TYPES.contains(&media_type.as_str()) {
-        return Err(RegistryError::Unsupported(format!(
-            "{what}: manifest media type {media_type}"
-        )));
-    }
-    Ok(media_type)
+/// A manifest as the guest receives it: the bytes, and the media type they declare (read by
+/// the verifier's own rules, `sigward_policy::manifest::kind`); `what` names it in errors.
+pub(super) fn served(bytes: Vec<u8>, what: &str) -> Result<Manifest, RegistryError> {
+    use sigward_policy::manifest::{self, ManifestError};
+    let media_type = manifest::kind(&bytes).map_err(|e| match e {
+        ManifestError::TooLarge(size) => RegistryError::TooLarge {
+            what: what.to_owned(),
+            size: u64::try_from(size).unwrap_or(u64::MAX),
+            limit: u64::try_from(manifest::MAX_MANIFEST_BYTES).unwrap_or(u64::MAX),
+        },
+        ManifestError::SchemaVersion(_) | ManifestError::UnknownMediaType(_) => {
+            RegistryError::Unsupported(format!("{what}: {e}"))
+        }
+        ManifestError::NotAManifest(_) | ManifestError::MediaTypeMismatch { .. } => {
+            RegistryError::Invalid(format!("{what}: {e}"))
+        }
+    })?;
+    Ok(Manifest {
+        media_type: media_type.to_owned(),
+        bytes,
+    })
 }
 
 /// Appends `layer` to a signature image (`existing`, or a new one) as cosign does.
@@ -301,26 +291,23 @@ mod tests {
     }
 
     #[test]
-    fn infers_and_checks_media_types() {
-        assert_eq!(media_type_of(MANIFEST_1, "m").unwrap(), OCI_MANIFEST);
+    fn serves_manifests_with_the_type_they_declare() {
+        let media_type = |bytes: &[u8]| served(bytes.to_vec(), "m").map(|m| m.media_type);
+        assert_eq!(media_type(MANIFEST_1).unwrap(), OCI_MANIFEST);
         assert_eq!(
-            media_type_of(br#"{"schemaVersion":2,"manifests":[]}"#, "i").unwrap(),
+            media_type(br#"{"schemaVersion":2,"manifests":[]}"#).unwrap(),
             OCI_INDEX
         );
-        assert_eq!(
-            media_type_of(br#"{"schemaVersion":2,"config":{}}"#, "m").unwrap(),
-            OCI_MANIFEST
-        );
         assert!(matches!(
-            media_type_of(br#"{"schemaVersion":1,"fsLayers":[]}"#, "m"),
+            media_type(br#"{"schemaVersion":1,"fsLayers":[]}"#),
             Err(RegistryError::Unsupported(_))
         ));
         assert!(matches!(
-            media_type_of(br#"{"schemaVersion":2,"mediaType":"text/plain"}"#, "m"),
+            media_type(br#"{"schemaVersion":2,"mediaType":"text/plain"}"#),
             Err(RegistryError::Unsupported(_))
         ));
         assert!(matches!(
-            media_type_of(b"not json", "m"),
+            media_type(b"not json"),
             Err(RegistryError::Invalid(_))
         ));
     }

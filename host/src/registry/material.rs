@@ -72,11 +72,11 @@ pub(super) async fn collect(
     };
     let (signatures, attestations, referrers) = tokio::join!(signatures, attestations, referrers);
     let (signatures, attestations, (bundles, discovery)) = (signatures?, attestations?, referrers?);
+    tracing::debug!(%digest, ?discovery, bundles = bundles.len(), "referrers");
     Ok(Material {
         signatures,
         attestations,
         bundles,
-        discovery,
     })
 }
 
@@ -166,7 +166,6 @@ async fn bundles(
         }
         let bundle = layer_blob(store, layer, limits, budget).await?;
         bundles.push(AttachedBundle {
-            manifest_digest: manifest_digest.to_string(),
             media_type: layer.media_type.clone(),
             digest: layer.digest.clone(),
             bundle,
@@ -316,7 +315,6 @@ mod tests {
         assert_eq!(material.signatures[0].annotations["k"], "v");
         assert_eq!(material.signatures[1].payload, b"two");
         assert!(material.attestations.is_empty());
-        assert_eq!(material.discovery, Discovery::ReferrersApi);
     }
 
     #[tokio::test]
@@ -422,7 +420,6 @@ mod tests {
             .unwrap();
         assert_eq!(material.bundles.len(), 1);
         let found = &material.bundles[0];
-        assert_eq!(found.manifest_digest, Digest::of(&good).to_string());
         assert_eq!(found.media_type, bundle_type);
         assert_eq!(found.bundle, b"bundle");
     }
@@ -451,6 +448,5 @@ mod tests {
             .await
             .unwrap();
         assert!(material.signatures.is_empty());
-        assert_eq!(material.discovery, Discovery::None);
     }
 }

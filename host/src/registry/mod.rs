@@ -83,7 +83,21 @@ pub enum Layouts {
 
 // The material types are the verifier's own (`sigward_policy::fetch`): the registry fills
 // them, the component's `fetcher` import hands them over unchanged.
-pub use sigward_policy::fetch::{AttachedBundle, Discovery, Kinds, Layer, Material, Resolved};
+pub use sigward_policy::fetch::{AttachedBundle, Kinds, Layer, Manifest, Material};
+
+/// How referrers were found (logged; the verifier is not told, as it could not check it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Discovery {
+    /// Not looked up, or nothing found.
+    #[default]
+    None,
+    /// The OCI referrers API.
+    ReferrersApi,
+    /// The `sha256-<hex>` referrers tag schema.
+    ReferrersTag,
+    /// An OCI layout on disk.
+    Layout,
+}
 
 /// Why fetching or storing failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -188,15 +202,15 @@ impl Sources {
         }
     }
 
-    /// Resolves `image` to the digest of its manifest (image manifest or index), within
-    /// `budget`.
+    /// Fetches the manifest (image manifest or index) `image` points to, within `budget`; its
+    /// digest is [`Manifest::digest`].
     ///
     /// # Errors
     ///
     /// [`RegistryError::Invalid`] if the reference is malformed or its digest differs from
     /// that of the manifest served; [`RegistryError::NotFound`] if there is no such manifest;
     /// otherwise as for any fetch.
-    pub async fn resolve(&self, image: &str, budget: &Budget) -> Result<Resolved, RegistryError> {
+    pub async fn resolve(&self, image: &str, budget: &Budget) -> Result<Manifest, RegistryError> {
         let what = format!("resolving {image}");
         budget
             .within(&what, async {

@@ -28,7 +28,7 @@ use super::manifest::{self, Descriptor, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST,
 use super::material::Store;
 use super::reference::{self, with_digest, with_tag};
 use super::token::{self, Challenge};
-use super::{Discovery, HttpPolicy, Options, RegistryError, Resolved};
+use super::{Discovery, HttpPolicy, Manifest, Options, RegistryError};
 
 const USER_AGENT: &str = concat!("sigward/", env!("CARGO_PKG_VERSION"));
 
@@ -99,12 +99,12 @@ impl Remote {
         })
     }
 
-    /// Resolves a tag (or checks a digest) to the digest of the manifest bytes served.
+    /// The manifest a tag points to (or a digest names, checked against it).
     pub(super) async fn resolve(
         &self,
         image: &Reference,
         budget: &Budget,
-    ) -> Result<Resolved, RegistryError> {
+    ) -> Result<Manifest, RegistryError> {
         let what = format!("manifest {image}");
         // A reference digest must be one we can check; it also picks the manifest to fetch.
         let expected = image.digest().map(Digest::parse).transpose()?;
@@ -113,15 +113,10 @@ impl Remote {
             .await?
             .ok_or_else(|| RegistryError::NotFound(what.clone()))?;
         // Never trust Docker-Content-Digest: the digest is the hash of the bytes we got.
-        let actual = Digest::of(&bytes);
         if let Some(expected) = expected {
             expected.verify(&bytes, &what)?;
         }
-        Ok(Resolved {
-            repository: Some(reference::repository_name(image)),
-            digest: actual.to_string(),
-            media_type: manifest::media_type_of(&bytes, &what)?,
-        })
+        manifest::served(bytes, &what)
     }
 
     /// The store for `image`'s repository.

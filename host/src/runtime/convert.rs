@@ -162,11 +162,10 @@ pub(super) fn kinds(kinds: wit_types::MaterialKinds) -> fetch::Kinds {
     }
 }
 
-pub(super) fn resolved(resolved: fetch::Resolved) -> wit_types::ResolvedImage {
-    wit_types::ResolvedImage {
-        repository: resolved.repository,
-        digest: resolved.digest,
-        media_type: resolved.media_type,
+pub(super) fn manifest(manifest: fetch::Manifest) -> wit_types::Manifest {
+    wit_types::Manifest {
+        media_type: manifest.media_type,
+        bytes: manifest.bytes,
     }
 }
 
@@ -184,18 +183,11 @@ pub(super) fn material(material: fetch::Material) -> wit_types::SignatureMateria
             .bundles
             .into_iter()
             .map(|b| wit_types::AttachedBundle {
-                manifest_digest: b.manifest_digest,
                 media_type: b.media_type,
                 digest: b.digest,
                 bundle: b.bundle,
             })
             .collect(),
-        discovery: match material.discovery {
-            fetch::Discovery::None => wit_types::ReferrersDiscovery::None,
-            fetch::Discovery::ReferrersApi => wit_types::ReferrersDiscovery::ReferrersApi,
-            fetch::Discovery::ReferrersTag => wit_types::ReferrersDiscovery::ReferrersTag,
-            fetch::Discovery::Layout => wit_types::ReferrersDiscovery::Layout,
-        },
     }
 }
 

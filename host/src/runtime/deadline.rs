@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use sigward_policy::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 
 /// A source that refuses every fetch asked for after `until`: the guest cannot be
 /// interrupted while an import runs (epochs only count in wasm code), so an import that starts
@@ -26,7 +26,7 @@ impl Until {
 }
 
 impl Fetch for Until {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         self.check()?;
         self.inner.resolve(image)
     }
@@ -51,7 +51,7 @@ impl Fetch for Until {
 pub(super) struct Nothing;
 
 impl Fetch for Nothing {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         Err(FetchError::NotFound(image.to_owned()))
     }
 

@@ -490,12 +490,12 @@ impl bindings::sigward::policy::fetcher::Host for HostState {
         &mut self,
         image: String,
     ) -> Result<
-        bindings::sigward::policy::types::ResolvedImage,
+        bindings::sigward::policy::types::Manifest,
         bindings::sigward::policy::types::FetchError,
     > {
         self.source
             .resolve(&image)
-            .map(convert::resolved)
+            .map(convert::manifest)
             .map_err(convert::fetch_error)
     }
 

@@ -3,12 +3,10 @@ use std::path::{Path, PathBuf};
 
 use sigward_policy::authority::{Authority, NamedAuthority};
 use sigward_policy::digest::Digest;
-use sigward_policy::fetch::{FetchError, Kinds, Layer, Material, Resolved};
+use sigward_policy::fetch::{FetchError, Kinds, Layer, Manifest, Material};
 use sigward_policy::image::{CheckKind, SIGNATURE_ANNOTATION, TlogPolicy};
 
 use super::*;
-
-const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 fn cases() -> PathBuf {
     [
@@ -31,12 +29,11 @@ struct Memory {
 }
 
 impl Fetch for Memory {
-    fn resolve(&mut self, _: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, _: &str) -> Result<Manifest, FetchError> {
         std::thread::sleep(self.delay);
-        Ok(Resolved {
-            repository: Some("registry.test/team/app".to_owned()),
-            digest: DIGEST.to_owned(),
-            media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        Ok(Manifest {
+            media_type: sigward_policy::manifest::OCI_MANIFEST.to_owned(),
+            bytes: std::fs::read(cases().join("manifest.json")).unwrap(),
         })
     }
     fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
@@ -100,7 +97,7 @@ fn imports_only_the_fetcher_wasi_cli_io_and_the_hash_seed() {
     ] {
         let imports = runtime(&source, Limits::default()).imports();
         assert!(
-            imports.iter().any(|i| i == "sigward:policy/fetcher@0.1.0"),
+            imports.iter().any(|i| i == "sigward:policy/fetcher@0.2.0"),
             "{imports:?}"
         );
         let unexpected: Vec<_> = imports
@@ -169,6 +166,39 @@ fn denials_cross_the_boundary() {
         .unwrap()
         .unwrap_err();
     assert_eq!(denial.reason, "invalid-key");
+}
+
+/// The component hashes the manifest the host serves: a digest reference answered with other
+/// bytes is refused, and the digest reported for a tag is the hash of the bytes served (the
+/// full lying-host matrix runs natively in `policy-wasm/src/image/tests/lying.rs`).
+#[test]
+fn the_component_hashes_the_manifest_itself() {
+    let runtime = runtime(&ComponentSource::EmbeddedPortable, Limits::default());
+    let case = cases().join("cosign-tagless");
+    let source = Memory {
+        layers: vec![layer(&case)],
+        delay: Duration::ZERO,
+    };
+    let served = Digest::of(&std::fs::read(cases().join("manifest.json")).unwrap());
+    let report = runtime
+        .verify_image(&request(&case), Box::new(source.clone()))
+        .unwrap()
+        .unwrap();
+    assert!(report.verified);
+    assert_eq!(report.digest, served.to_string());
+
+    let mut pinned = request(&case);
+    pinned.image = format!("registry.test/team/app@sha256:{}", "b".repeat(64));
+    let denial = runtime
+        .verify_image(&pinned, Box::new(source))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(denial.reason, "fetch-invalid");
+    assert!(
+        denial.message.contains(&served.to_string()),
+        "{}",
+        denial.message
+    );
 }
 
 #[test]
@@ -276,7 +306,7 @@ struct ConformanceRoots {
 }
 
 impl Fetch for ConformanceRoots {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         Err(FetchError::Unsupported(image.to_owned()))
     }
     fn attached(&mut self, image: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {

@@ -21,7 +21,7 @@ use sigward_policy::admission::{
     AdmissionError, Decision as AdmissionDecision, Failure, Outcome, Plan, Resolution, Review,
     Settings, TagHandling, provider_error, provider_keys, review_error,
 };
-use sigward_policy::fetch::{Fetch, FetchError, Kinds, Material, Resolved};
+use sigward_policy::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 use sigward_policy::image::{CheckKind, VerifyRequest};
 use sigward_policy::policy::ClusterImagePolicy;
 use tokio::runtime::Handle;
@@ -257,7 +257,7 @@ impl Inner {
                 let resolving = inner.sources.resolve(&tag, &budget);
                 let resolved = tokio::time::timeout_at(deadline, resolving).await;
                 let resolution = match resolved {
-                    Ok(Ok(resolved)) => Ok(resolved.digest),
+                    Ok(Ok(manifest)) => Ok(manifest.digest().to_string()),
                     Ok(Err(error)) => Err(error.to_string()),
                     Err(_) => Err("deadline: the registry did not answer in time".to_owned()),
                 };
@@ -401,7 +401,7 @@ struct Counting {
 }
 
 impl Fetch for Counting {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         self.metrics.registry_fetch("resolve");
         self.inner.resolve(image)
     }
@@ -442,7 +442,7 @@ fn reply(status: StatusCode, body: &Value, decision: Decision) -> Reply {
 #[cfg(test)]
 mod tests {
     use sigward_policy::authority::{Authority, NamedAuthority};
-    use sigward_policy::fetch::{Fetch, FetchError, Kinds, Layer, Material, Resolved};
+    use sigward_policy::fetch::{Fetch, FetchError, Kinds, Layer, Manifest, Material};
     use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
     use super::runtime_failure;
@@ -452,18 +452,17 @@ mod tests {
     struct Huge;
 
     impl Fetch for Huge {
-        fn resolve(&mut self, _: &str) -> Result<Resolved, FetchError> {
-            Ok(Resolved {
-                repository: Some("registry.test/app".to_owned()),
-                digest: format!("sha256:{}", "a".repeat(64)),
-                media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        fn resolve(&mut self, _: &str) -> Result<Manifest, FetchError> {
+            Ok(Manifest {
+                media_type: sigward_policy::manifest::OCI_INDEX.to_owned(),
+                bytes: br#"{"schemaVersion":2,"manifests":[]}"#.to_vec(),
             })
         }
         fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
             let payload = vec![b'x'; 16 << 20];
             Ok(Material {
                 signatures: vec![Layer {
-                    media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+                    media_type: sigward_policy::simple_signing::MEDIA_TYPE.to_owned(),
                     digest: sigward_policy::digest::Digest::of(&payload).to_string(),
                     annotations: std::collections::BTreeMap::new(),
                     payload,

@@ -123,14 +123,24 @@ pub fn evaluate(
     settings: Settings,
     source: &mut impl Fetch,
 ) -> Decision {
+    evaluate_with(review, policies, settings, source, verify_image)
+}
+
+/// [`evaluate`] with the image verification given (tests start from a digest they vouch for).
+fn evaluate_with<F: Fetch>(
+    review: Review,
+    policies: &[ClusterImagePolicy],
+    settings: Settings,
+    source: &mut F,
+    verify: impl Fn(&VerifyRequest, &mut F) -> Result<crate::verdict::Report, crate::Error>,
+) -> Decision {
     let plan = Plan::new(review, policies, settings);
     let resolutions: BTreeMap<String, Resolution> = plan
         .tags_to_resolve()
         .into_iter()
         .map(|tag| {
-            let resolution = source
-                .resolve(&tag)
-                .map(|resolved| resolved.digest)
+            let resolution = crate::image::resolve(&tag, source)
+                .map(|subject| subject.digest().to_string())
                 .map_err(|e| e.to_string());
             (tag, resolution)
         })
@@ -139,7 +149,7 @@ pub fn evaluate(
         .verifications(&resolutions)
         .into_iter()
         .map(|request| {
-            let outcome = verify_image(&request, source)
+            let outcome = verify(&request, source)
                 .map(|report| Verification::of(&report, request.check != CheckKind::Signature))
                 .map_err(|error| Failure {
                     reason: error.reason().code().to_owned(),

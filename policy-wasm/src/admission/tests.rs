@@ -5,12 +5,21 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::fetch::{FetchError, Kinds, Layer, Material, Resolved};
+use crate::fetch::{FetchError, Kinds, Layer, Manifest, Material};
 use crate::reference::name;
 
 const SIGNED: &str = "registry.test/team/app:v1";
 const UNSIGNED: &str = "registry.test/team/unsigned:v1";
-const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// The digest of the image vectors' manifest (`tests/data/image/manifest.json`).
+const DIGEST: &str = "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268";
+
+#[test]
+fn the_vectors_sign_this_digest() {
+    assert_eq!(
+        crate::testdata::image_manifest().digest().to_string(),
+        DIGEST
+    );
+}
 
 mod matrix;
 mod objects;
@@ -30,16 +39,12 @@ struct Registry {
 }
 
 impl Fetch for Registry {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
         self.calls.push(format!("resolve {image}"));
         if image.contains("missing") {
             return Err(FetchError::NotFound(format!("{image}: no such tag")));
         }
-        Ok(Resolved {
-            repository: crate::reference::repository(image),
-            digest: DIGEST.to_owned(),
-            media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
-        })
+        Ok(crate::testdata::image_manifest())
     }
 
     fn attached(&mut self, image: &str, digest: &str, _: Kinds) -> Result<Material, FetchError> {
@@ -523,14 +528,9 @@ impl Keyless {
 }
 
 impl Fetch for Keyless {
-    fn resolve(&mut self, image: &str) -> Result<Resolved, FetchError> {
-        let (repository, digest) = self.image.split_once('@').unwrap();
-        assert_eq!(image, self.image);
-        Ok(Resolved {
-            repository: Some(repository.to_owned()),
-            digest: digest.to_owned(),
-            media_type: "application/vnd.oci.image.index.v1+json".to_owned(),
-        })
+    fn resolve(&mut self, image: &str) -> Result<Manifest, FetchError> {
+        // The fixtures keep the signature, not the image: see `evaluate_pinned`.
+        Err(FetchError::NotFound(image.to_owned()))
     }
 
     fn attached(&mut self, _: &str, _: &str, _: Kinds) -> Result<Material, FetchError> {
@@ -545,6 +545,22 @@ impl Fetch for Keyless {
             crate::testdata::conformance_dir().join(format!("trust/{name}/trusted_root.json")),
         ))
     }
+}
+
+/// [`evaluate`] over images named by digest, each taken to be the digest it pins: the keyless
+/// fixtures keep signatures, not the images' manifests, so there are no bytes to hash.
+fn evaluate_pinned(
+    review: Review,
+    policies: &[ClusterImagePolicy],
+    settings: Settings,
+    source: &mut Keyless,
+) -> Decision {
+    evaluate_with(review, policies, settings, source, |request, source| {
+        let (repository, digest) = request.image.split_once('@').unwrap();
+        let repository = crate::reference::repository(repository);
+        let subject = crate::image::Subject::assumed(digest, repository.as_deref());
+        crate::image::verify_subject(request, &subject, source)
+    })
 }
 
 #[test]
@@ -576,7 +592,7 @@ spec:
         let mut object = pod(&[("server", source.image.as_str())]);
         object["metadata"]["annotations"] = annotations;
         let review = Review::parse(&review_of(&object)).unwrap();
-        evaluate(
+        evaluate_pinned(
             review,
             std::slice::from_ref(&policy),
             settings.clone(),

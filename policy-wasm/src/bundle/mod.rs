@@ -28,6 +28,13 @@ pub enum Version {
     V03,
 }
 
+impl Version {
+    /// The version a bundle media type names (both spellings of v0.3), if it is one.
+    pub fn of_media_type(media_type: &str) -> Option<Self> {
+        raw::version(media_type).ok()
+    }
+}
+
 /// A well-formed bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {

@@ -165,7 +165,7 @@ fn hash32(text: &str, field: &'static str) -> Result<[u8; 32], ParseError> {
         .map_err(|_| ParseError::BadField(field))
 }
 
-fn version(media_type: &str) -> Result<Version, ParseError> {
+pub(super) fn version(media_type: &str) -> Result<Version, ParseError> {
     match media_type {
         "application/vnd.dev.sigstore.bundle+json;version=0.1" => Ok(Version::V01),
         "application/vnd.dev.sigstore.bundle+json;version=0.2" => Ok(Version::V02),

@@ -3,7 +3,8 @@
 //! envelope holding an in-toto statement). FORMATS.md §1.3–§1.6 and §2.12.
 //!
 //! Checks, in order:
-//! 1. the layer bytes hash to the descriptor digest;
+//! 1. the layer's media type is its manifest's kind (cosign's simple-signing type in `.sig`,
+//!    the DSSE envelope type in `.att`) and its bytes hash to the descriptor digest;
 //! 2. the signature: the `dev.cosignproject.cosign/signature` annotation (base64), or the DSSE
 //!    envelope's signatures over PAE;
 //! 3. the transparency log: the `dev.sigstore.cosign/bundle` annotation's signed entry
@@ -24,7 +25,7 @@
 //! | --- | --- | --- |
 //! | the `sha256-<hex>.sig` tag | nothing | where to look; the payload must sign this image's digest (step 5) |
 //! | layer `digest` | the layer bytes (step 1) | nothing else: the bytes are what is checked |
-//! | layer `mediaType` | nothing | nothing: the payload is parsed as what the manifest kind requires |
+//! | layer `mediaType` | nothing | nothing: it must name the kind the manifest holds (step 1), and the payload is parsed as that kind |
 //! | `dev.cosignproject.cosign/signature` | is the signature | checked over the exact payload bytes (step 2/4) |
 //! | `dev.sigstore.cosign/bundle` | the SET inside it | the log entry and its integrated time (a verified time only once the SET verifies) |
 //! | `dev.sigstore.cosign/certificate` | the chain to a trusted CA | the signer's key and identity |
@@ -43,12 +44,12 @@ use super::{Accepted, CheckKind, Context, Signer as Authority, TlogPolicy, predi
 use crate::cert::Signer;
 use crate::cert::{self, Certificate, Usage};
 use crate::digest::Digest;
-use crate::dsse::{Envelope, IN_TOTO};
+use crate::dsse::{ENVELOPE_MEDIA_TYPE, Envelope, IN_TOTO};
 use crate::error::Reason;
 use crate::fetch::Layer;
 use crate::reference;
 use crate::sct::{self, SctError};
-use crate::simple_signing::{PAYLOAD_TYPE, Payload};
+use crate::simple_signing::{MEDIA_TYPE as SIMPLE_SIGNING, PAYLOAD_TYPE, Payload};
 use crate::time::{UnixTime, format_rfc3339};
 use crate::tlog::{self, RekorBundle};
 use crate::verdict::{SignatureReport, Source, Trail};
@@ -90,6 +91,17 @@ fn run<'a>(
     trail: &mut Trail,
 ) -> Result<Accepted<'a>, Reason> {
     // 1. The blob is what its descriptor says.
+    let expected = match context.request.check {
+        CheckKind::Signature => SIMPLE_SIGNING,
+        CheckKind::Attestation(_) => ENVELOPE_MEDIA_TYPE,
+    };
+    if layer.media_type != expected {
+        let detail = format!(
+            "layer media type {:?}, expected {expected}",
+            layer.media_type
+        );
+        return Err(trail.fail("media-type", Reason::WrongMediaType, detail));
+    }
     let blob_digest = Digest::parse(&layer.digest).map_err(|err| {
         trail.fail(
             "payload-digest",

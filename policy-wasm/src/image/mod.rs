@@ -9,6 +9,7 @@
 
 mod legacy;
 mod referrer;
+mod subject;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,7 @@ use crate::verdict::Report;
 pub use legacy::{
     CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION,
 };
+pub use subject::{Subject, resolve};
 
 /// The predicate type of a cosign v3 image signature (an in-toto statement in a DSSE bundle).
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
@@ -99,34 +101,55 @@ pub fn predicate_type(name: &str) -> &str {
     }
 }
 
-/// Verifies one image.
+/// Verifies one image: identifies it ([`resolve`]), then checks what is attached to it.
 ///
 /// # Errors
 ///
 /// [`Error`] when the request cannot be decided: an unusable key, no authorities, a fetch
-/// failure, an unusable trust root. A signature that fails a check is not an error: it is
-/// reported in the [`Report`].
+/// failure, a manifest or digest the host got wrong, an unusable trust root. A signature that
+/// fails a check is not an error: it is reported in the [`Report`].
 pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<Report, Error> {
+    let authorities = signers(request)?;
+    let subject = resolve(&request.image, source)?;
+    verify_attached(request, &authorities, &subject, source)
+}
+
+/// Verifies what is attached to an image already identified by [`resolve`].
+///
+/// # Errors
+///
+/// As [`verify_image`], without the resolution.
+pub fn verify_subject(
+    request: &VerifyRequest,
+    subject: &Subject,
+    source: &mut impl Fetch,
+) -> Result<Report, Error> {
+    verify_attached(request, &signers(request)?, subject, source)
+}
+
+fn signers(request: &VerifyRequest) -> Result<Vec<Signer<'_>>, Error> {
     if request.authorities.is_empty() {
         return Err(Error::InvalidRequest(
             "no authority to verify against".to_owned(),
         ));
     }
-    let authorities = request
-        .authorities
-        .iter()
-        .map(Signer::new)
-        .collect::<Result<Vec<_>, _>>()?;
+    request.authorities.iter().map(Signer::new).collect()
+}
 
-    let resolved = source.resolve(&request.image)?;
-    let digest = Digest::parse(&resolved.digest)?;
+fn verify_attached(
+    request: &VerifyRequest,
+    authorities: &[Signer<'_>],
+    subject: &Subject,
+    source: &mut impl Fetch,
+) -> Result<Report, Error> {
+    let digest = subject.digest();
     let kinds = request.check.kinds();
     // Signatures kept in another repository are looked up there, under the same digest.
     let attached_to = match &request.signatures_from {
-        Some(repository) => format!("{repository}@{}", resolved.digest),
+        Some(repository) => format!("{repository}@{digest}"),
         None => request.image.clone(),
     };
-    let material = source.attached(&attached_to, &resolved.digest, kinds)?;
+    let material = source.attached(&attached_to, &digest.to_string(), kinds)?;
 
     let layers = match request.check {
         CheckKind::Signature => &material.signatures,
@@ -136,13 +159,13 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
     let roots = if layers.is_empty() && material.bundles.is_empty() {
         BTreeMap::new()
     } else {
-        trust_roots(request, &authorities, source)?
+        trust_roots(request, authorities, source)?
     };
     let context = Context {
         request,
-        digest: &digest,
-        repository: resolved.repository.as_deref(),
-        authorities: &authorities,
+        digest,
+        repository: subject.repository(),
+        authorities,
         roots: &roots,
     };
     let mut signatures: Vec<_> = layers
@@ -158,7 +181,7 @@ pub fn verify_image(request: &VerifyRequest, source: &mut impl Fetch) -> Result<
     Ok(Report {
         image: request.image.clone(),
         digest: digest.to_string(),
-        repository: resolved.repository,
+        repository: subject.repository().map(str::to_owned),
         signatures,
     })
 }

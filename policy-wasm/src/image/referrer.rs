@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::legacy::check_statement;
 use super::{Accepted, CheckKind, Context, Signer, predicate_type};
-use crate::bundle::{self, Artifact, Bundle, BundleAuthority, Content};
+use crate::bundle::{self, Artifact, Bundle, BundleAuthority, Content, Version};
 use crate::digest::Digest;
 use crate::error::Reason;
 use crate::fetch::AttachedBundle;
@@ -37,6 +37,13 @@ pub(super) fn check_bundle(context: &Context<'_>, attached: &AttachedBundle) -> 
 }
 
 fn parse(attached: &AttachedBundle, trail: &mut Trail) -> Result<Bundle, Reason> {
+    let Some(layer_version) = Version::of_media_type(&attached.media_type) else {
+        let detail = format!(
+            "{:?} is not a Sigstore bundle media type",
+            attached.media_type
+        );
+        return Err(trail.fail("media-type", Reason::WrongMediaType, detail));
+    };
     let digest = Digest::parse(&attached.digest).map_err(|e| {
         trail.fail(
             "payload-digest",
@@ -51,15 +58,18 @@ fn parse(attached: &AttachedBundle, trail: &mut Trail) -> Result<Bundle, Reason>
             e.to_string(),
         )
     })?;
-    trail.pass(
-        "payload-digest",
-        format!(
-            "bundle bytes hash to {digest} (referrer {})",
-            attached.manifest_digest
-        ),
-    );
-    Bundle::parse(&attached.bundle)
-        .map_err(|e| trail.fail("bundle", Reason::BundleMalformed, e.to_string()))
+    trail.pass("payload-digest", format!("bundle bytes hash to {digest}"));
+    let bundle = Bundle::parse(&attached.bundle)
+        .map_err(|e| trail.fail("bundle", Reason::BundleMalformed, e.to_string()))?;
+    // The layer's media type is unsigned; it must at least agree with the bundle it labels.
+    if bundle.version != layer_version {
+        let detail = format!(
+            "layer media type {:?} names another bundle version than the bundle's {:?}",
+            attached.media_type, bundle.version
+        );
+        return Err(trail.fail("media-type", Reason::WrongMediaType, detail));
+    }
+    Ok(bundle)
 }
 
 /// The predicate type a DSSE bundle's statement claims (not yet verified).

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Regenerates the image-verification cases with OpenSSL. Every case verifies a `.sig` layer
-# for image sha256:aaaa… in repository registry.test/team/app; see README.md.
+# for the image whose manifest is manifest.json, in repository registry.test/team/app; see
+# README.md.
 set -eu
 cd "$(dirname "$0")"
-D=sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+# An OCI image manifest with the empty config and no layers: the image the cases sign.
+printf '%s' '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}' > manifest.json
+D=sha256:$(sha256sum manifest.json | cut -d' ' -f1)
 OTHER=sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 T='cosign container image signature'
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
