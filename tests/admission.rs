@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::support::webhook::{Webhook, admission_review, apply_patch, kubectl, pod_from};
+use crate::support::webhook::{
+    Webhook, admission_review, apply_patch, key_policy, kubectl, pod_from,
+};
 use crate::support::{Image, KeyPair, Lab, Outcome, repo_root};
 
 /// A lab with one cosign-signed and one unsigned image under `signed/` and `warned/`, and a
@@ -55,27 +57,6 @@ fn world() -> World {
         warned,
         policies,
     }
-}
-
-fn key_policy(name: &str, glob: &str, key: &KeyPair, mode: &str) -> String {
-    let pem = fs::read_to_string(&key.public).expect("public key");
-    let pem = pem.trim_end().replace('\n', "\n          ");
-    format!(
-        "apiVersion: policy.sigstore.dev/v1beta1
-kind: ClusterImagePolicy
-metadata:
-  name: {name}
-spec:
-  mode: {mode}
-  images:
-  - glob: \"{glob}\"
-  authorities:
-  - name: team-key
-    key:
-      data: |
-          {pem}
-"
-    )
 }
 
 fn deployment(lab: &Lab, name: &str, images: &[String]) -> Value {

@@ -462,3 +462,80 @@ fn every_hostile_registry_ends_within_the_timeout_with_a_reason() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The same table against `sigward serve` (issue 8, item 15): each row is answered for 50
+/// concurrent AdmissionReviews naming the hostile image, every one a denial with a reason
+/// within the request deadline (plus the time curl takes to start under that load), and
+/// `/healthz` answers meanwhile. Failures are not cached (`--cache-failure-ttl 0`), so each
+/// review goes to the registry itself. Rows that need registry credentials run only in the
+/// CLI table: the server reads its Docker config once, at start.
+#[test]
+fn every_hostile_registry_is_denied_by_the_server_under_load() {
+    use std::sync::Arc;
+
+    use crate::support::webhook::{Webhook, admission_review, key_policy};
+
+    const REVIEWS: usize = 50;
+    const DEADLINE: Duration = Duration::from_secs(4);
+    const CURL_MARGIN: Duration = Duration::from_secs(4);
+    let lab = Lab::new();
+    let key = lab.plain_key_pair("hostile");
+    let policies = lab.path("hostile-policies");
+    std::fs::create_dir_all(&policies).expect("policy dir");
+    std::fs::write(
+        policies.join("all.yaml"),
+        key_policy("every-image", "**", &key, "enforce"),
+    )
+    .expect("policy");
+    let deadline = DEADLINE.as_secs().to_string();
+    let webhook = Arc::new(Webhook::start(
+        &lab,
+        &policies,
+        &["--request-timeout", &deadline, "--cache-failure-ttl", "0"],
+    ));
+    let subject = Subject::new();
+    let mut rows_run = 0;
+    for row in rows(&subject) {
+        if row.credentials.is_some() {
+            continue;
+        }
+        rows_run += 1;
+        let image = format!("{}/{}", row.registry.host, row.image);
+        let flood: Vec<_> = (0..REVIEWS)
+            .map(|n| {
+                let pod = json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": { "name": format!("hostile-{n}"), "namespace": "default" },
+                    "spec": { "containers": [{ "name": "app", "image": image }] },
+                });
+                let review = admission_review(&pod, &format!("uid-{n}"), None);
+                let webhook = Arc::clone(&webhook);
+                std::thread::spawn(move || {
+                    let sent = Instant::now();
+                    let response = webhook.review("/validate", &review);
+                    (response, sent.elapsed())
+                })
+            })
+            .collect();
+        let (healthz, _) = webhook.get("/healthz");
+        assert_eq!(healthz, 200, "{}: /healthz while under load", row.name);
+        for joined in flood {
+            let (response, took) = joined.join().expect("review thread");
+            let name = row.name;
+            assert_eq!(response["allowed"], false, "{name}: {response}");
+            let message = response["status"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(&row.registry.host) && message.len() > image.len() + 20,
+                "{name}: no reason: {response}"
+            );
+            assert!(!message.contains("panicked"), "{name}: panic: {response}");
+            assert!(
+                took <= DEADLINE + CURL_MARGIN,
+                "{name}: answered after {took:?}: {response}"
+            );
+        }
+    }
+    assert!(rows_run >= 18, "{rows_run} rows");
+    assert_eq!(webhook.get("/healthz").0, 200, "/healthz after the table");
+    assert_eq!(webhook.get("/readyz").0, 200, "ready after the table");
+}

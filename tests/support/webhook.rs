@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::keys::KeyPair;
 use super::lab::Lab;
 use super::outcome::Outcome;
 
@@ -244,6 +245,29 @@ pub(crate) fn pod_from(deployment: &Value, name: &str) -> Value {
                       "labels": deployment["spec"]["template"]["metadata"]["labels"] },
         "spec": deployment["spec"]["template"]["spec"],
     })
+}
+
+/// A ClusterImagePolicy: images matching `glob` must be signed by `key`, in `mode` (`enforce`
+/// or `warn`).
+pub(crate) fn key_policy(name: &str, glob: &str, key: &KeyPair, mode: &str) -> String {
+    let pem = std::fs::read_to_string(&key.public).expect("public key");
+    let pem = pem.trim_end().replace('\n', "\n          ");
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: {name}
+spec:
+  mode: {mode}
+  images:
+  - glob: \"{glob}\"
+  authorities:
+  - name: team-key
+    key:
+      data: |
+          {pem}
+"
+    )
 }
 
 /// An AdmissionReview v1 request for a CREATE of `object` (or an UPDATE of a subresource).
