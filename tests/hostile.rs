@@ -539,3 +539,28 @@ fn every_hostile_registry_is_denied_by_the_server_under_load() {
     assert_eq!(webhook.get("/healthz").0, 200, "/healthz after the table");
     assert_eq!(webhook.get("/readyz").0, 200, "ready after the table");
 }
+
+/// The `--timeout` watchdog (issue 8, item 11): whatever blocks outside the registry calls
+/// (here the key file, a FIFO nobody writes to), the command ends within its timeout plus the
+/// watchdog's grace, with exit 2 and the reason.
+#[test]
+fn the_watchdog_ends_a_command_blocked_outside_the_registry() {
+    let lab = Lab::new();
+    let fifo = lab.path("key.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let started = Instant::now();
+    let outcome = Outcome::run(
+        lab.sigward()
+            .args(["verify", "--timeout", "1s", "--key"])
+            .arg(&fifo)
+            .arg("127.0.0.1:9/nothing:v1"),
+    );
+    let took = started.elapsed();
+    assert_eq!(outcome.code, Some(2), "{outcome}");
+    assert!(outcome.stderr.contains("timeout"), "{outcome}");
+    assert!(took < Duration::from_secs(1) + MARGIN, "took {took:?}\n{outcome}");
+}
