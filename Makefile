@@ -61,11 +61,13 @@ components:
 	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm
 
 ## build: the host, embedding both components and (second pass) their precompiled forms, so a
-## run loads the verifier in about a millisecond instead of compiling or reading a cache.
+## run loads the verifier in about a millisecond instead of compiling or reading a cache. Only
+## the small sigward-bin crate (host/bin) embeds them, so the second pass relinks the binary
+## and leaves the library alone.
 build: components
-	$(CARGO) build --release -p sigward
+	$(CARGO) build --release -p sigward-bin
 	$(TARGET_DIR)/release/sigward precompile --out $(COMPONENTS_DIR)
-	$(CARGO) build --release -p sigward
+	$(CARGO) build --release -p sigward-bin
 
 test: tools build
 	$(CARGO) test --release --workspace --no-fail-fast

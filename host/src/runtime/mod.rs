@@ -19,7 +19,7 @@ mod deadline;
 mod report;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use sigward_policy::fetch::Fetch;
@@ -33,14 +33,71 @@ pub use report::{BundleOutcome, Check, Denial, Report, SignatureReport, Signer};
 use bindings::{Policy, PolicyPre};
 use deadline::{Nothing, Until};
 
-/// The component built for every engine (no post-MVP proposals).
-const EMBEDDED_PORTABLE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_PORTABLE"));
-/// The component built with the wide-arithmetic proposal (faster big-integer crypto).
-const EMBEDDED_WIDE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_WIDE"));
-/// [`EMBEDDED_PORTABLE`] precompiled by this same host at build time (empty when not made).
-const PRECOMPILED_PORTABLE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_PORTABLE_CWASM"));
-/// [`EMBEDDED_WIDE`] precompiled by this same host at build time (empty when not made).
-const PRECOMPILED_WIDE: &[u8] = include_bytes!(env!("SIGWARD_EMBEDDED_WIDE_CWASM"));
+/// The components a program carries: each build of the `.wasm`, and its form precompiled for
+/// this engine (empty when there is none; empty `.wasm`: not built). The `sigward` executable
+/// embeds them (`host/bin`) and [`Embedded::install`]s them first thing; tests, benches and other
+/// programs get them from `target/components` ([`Embedded::from_dir`]) on first use.
+#[derive(Debug, Clone, Copy)]
+pub struct Embedded {
+    /// The component built for every engine (no post-MVP proposals).
+    pub portable: &'static [u8],
+    /// `portable` precompiled by this same host at build time.
+    pub portable_precompiled: &'static [u8],
+    /// The component built with the wide-arithmetic proposal (faster big-integer crypto).
+    pub wide: &'static [u8],
+    /// `wide` precompiled by this same host at build time.
+    pub wide_precompiled: &'static [u8],
+}
+
+/// The components [`ComponentSource::EmbeddedWide`] and `EmbeddedPortable` name.
+static EMBEDDED: OnceLock<Embedded> = OnceLock::new();
+
+impl Embedded {
+    /// Makes these the components of this process (the first call wins).
+    pub fn install(self) {
+        let _ = EMBEDDED.set(self);
+    }
+
+    /// Reads what `make components` and `make build` leave in `dir`: `<name>.wasm` for
+    /// `sigward-policy` and `sigward-policy-wide`, and `<name>.cwasm` when its
+    /// `<name>.cwasm.sha256` is the hash of that `.wasm` (a stale one is never used). Missing
+    /// files read as empty. The bytes are kept for the life of the process.
+    pub fn from_dir(dir: &Path) -> Self {
+        let read = |file: &str| std::fs::read(dir.join(file)).unwrap_or_default();
+        let load = |name: &str| -> (&'static [u8], &'static [u8]) {
+            let wasm = read(&format!("{name}.wasm"));
+            let hash = sigward_policy::digest::Digest::of(&wasm);
+            let fresh = std::fs::read_to_string(dir.join(format!("{name}.cwasm.sha256")))
+                .is_ok_and(|stamp| stamp.trim() == hash.hex());
+            let precompiled = if fresh && !wasm.is_empty() {
+                read(&format!("{name}.cwasm"))
+            } else {
+                Vec::new()
+            };
+            (wasm.leak(), precompiled.leak())
+        };
+        let (portable, portable_precompiled) = load("sigward-policy");
+        let (wide, wide_precompiled) = load("sigward-policy-wide");
+        Self {
+            portable,
+            portable_precompiled,
+            wide,
+            wide_precompiled,
+        }
+    }
+
+    /// The installed components, else those in `$SIGWARD_COMPONENT_DIR` or this source tree's
+    /// `target/components`.
+    fn current() -> Self {
+        *EMBEDDED.get_or_init(|| {
+            let dir = std::env::var_os("SIGWARD_COMPONENT_DIR").map_or_else(
+                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components"),
+                PathBuf::from,
+            );
+            Self::from_dir(&dir)
+        })
+    }
+}
 
 /// How long one epoch tick lasts; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -164,11 +221,16 @@ impl Runtime {
             config.cache(Some(cache));
         }
         let engine = Engine::new(&config).map_err(RuntimeError::Load)?;
+        let components = Embedded::current();
         let component = match source {
-            ComponentSource::EmbeddedWide => embedded(&engine, EMBEDDED_WIDE, PRECOMPILED_WIDE)?,
-            ComponentSource::EmbeddedPortable => {
-                embedded(&engine, EMBEDDED_PORTABLE, PRECOMPILED_PORTABLE)?
+            ComponentSource::EmbeddedWide => {
+                embedded(&engine, components.wide, components.wide_precompiled)?
             }
+            ComponentSource::EmbeddedPortable => embedded(
+                &engine,
+                components.portable,
+                components.portable_precompiled,
+            )?,
             ComponentSource::File(path) => {
                 let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
                     path: path.clone(),
@@ -202,9 +264,10 @@ impl Runtime {
     /// [`RuntimeError::NotEmbedded`] or [`RuntimeError::Load`].
     pub fn precompile_embedded() -> Result<Vec<Precompiled>, RuntimeError> {
         let engine = Engine::new(&config()).map_err(RuntimeError::Load)?;
+        let components = Embedded::current();
         [
-            ("sigward-policy-wide", EMBEDDED_WIDE),
-            ("sigward-policy", EMBEDDED_PORTABLE),
+            ("sigward-policy-wide", components.wide),
+            ("sigward-policy", components.portable),
         ]
         .into_iter()
         .map(|(name, wasm)| {
@@ -400,9 +463,10 @@ fn embedded(engine: &Engine, wasm: &[u8], precompiled: &[u8]) -> Result<Componen
     unsafe_code,
     reason = "wasmtime cannot check native code it deserializes; these bytes were made by this \
               same binary's wasmtime from the embedded component during `make build` \
-              (build.rs embeds them only when their recorded source hash matches) and ship \
-              inside the binary, so they are as trusted as the binary itself; wasmtime still \
-              refuses artifacts from another version or configuration"
+              (host/bin/build.rs embeds them only when their recorded source hash matches) and \
+              ship inside the binary, so they are as trusted as the binary itself (tests read \
+              them from target/components under the same hash rule); wasmtime still refuses \
+              artifacts from another version or configuration"
 )]
 fn deserialize_embedded(engine: &Engine, precompiled: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: see the reason above: the bytes are this build's own `precompile_component`

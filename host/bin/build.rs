@@ -1,5 +1,6 @@
-//! Embeds the `sigward-policy` component built by `make components`, and its precompiled form
-//! when `make build` has made one for exactly that component.
+//! Embeds the `sigward-policy` component built by `make components` in the `sigward`
+//! executable, and its precompiled form when `make build` has made one for exactly that
+//! component (`main.rs` hands them to the library, `sigward::runtime::Embedded`).
 //!
 //! The Makefile builds the component for wasm32-wasip2 twice (portable, and with the
 //! wide-arithmetic proposal) into `target/components/`, then has the host precompile them
@@ -17,7 +18,7 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     let dir = std::env::var_os("SIGWARD_COMPONENT_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("../target/components"));
+        .unwrap_or_else(|| root.join("../../target/components"));
     println!("cargo:rerun-if-env-changed=SIGWARD_COMPONENT_DIR");
     for (env, name) in [
         ("SIGWARD_EMBEDDED_PORTABLE", "sigward-policy"),
