@@ -562,5 +562,8 @@ fn the_watchdog_ends_a_command_blocked_outside_the_registry() {
     let took = started.elapsed();
     assert_eq!(outcome.code, Some(2), "{outcome}");
     assert!(outcome.stderr.contains("timeout"), "{outcome}");
-    assert!(took < Duration::from_secs(1) + MARGIN, "took {took:?}\n{outcome}");
+    assert!(
+        took < Duration::from_secs(1) + MARGIN,
+        "took {took:?}\n{outcome}"
+    );
 }
