@@ -126,7 +126,10 @@ pub enum ParseError {
     /// A media type or version we do not know.
     #[error("unsupported bundle media type {0:?}")]
     UnknownVersion(String),
-    /// A required part is missing or two exclusive parts are both present.
+    /// A field the Sigstore protobuf-specs mark REQUIRED is absent or empty.
+    #[error("bundle field {0} is REQUIRED and missing")]
+    Missing(&'static str),
+    /// Two exclusive parts are both present, or a part the format needs is empty.
     #[error("bundle {0}")]
     Shape(&'static str),
     /// A base64 or number field that does not decode.

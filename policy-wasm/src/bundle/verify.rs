@@ -171,6 +171,8 @@ impl BundleError {
     /// The stable reason.
     pub fn reason(&self) -> Reason {
         match self {
+            // No entry at all, where the log is required: the evidence is missing, not garbled.
+            Self::TlogEntryCount(0) => Reason::TlogMissing,
             Self::Parse(_) | Self::TlogEntryCount(_) | Self::TooManyTimestamps(_) => {
                 Reason::BundleMalformed
             }
