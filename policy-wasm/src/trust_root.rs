@@ -2,6 +2,12 @@
 //! `application/vnd.dev.sigstore.trustedroot+json;version=0.1`, FORMATS.md §2.2) parsed into
 //! the keys and certificate chains the checks use, each with its validity window.
 //!
+//! `sigstore_trustroot.proto` (github.com/sigstore/protobuf-specs) marks none of the fields of
+//! `TrustedRoot`, `TransparencyLogInstance` or `CertificateAuthority` REQUIRED; this reader
+//! requires what a check cannot do without — each log's `publicKey.rawBytes` and `logId.keyId`,
+//! each authority's `certChain` — and refuses the document without them. (The bundle's REQUIRED
+//! fields are listed in `bundle/raw.rs`.)
+//!
 //! This module never performs I/O: the host hands the document over (`fetcher.trusted-root`).
 
 use base64::Engine as _;
