@@ -1,12 +1,16 @@
 //! Bundle verification, following FORMATS.md §2.5 (sigstore-python ≈ sigstore-go ≈ cosign v3).
 //!
 //! Steps, in order; each failure has its own error:
-//! 0. shape: exactly one tlog entry, at most 32 timestamps, no root certificate in the chain;
+//! 0. shape: exactly one tlog entry, at most 32 timestamps and no two alike, no root
+//!    certificate in the chain;
 //! 1. transparency log: the entry's `logId` names a trusted log, the inclusion proof and a
 //!    checkpoint signed by that same log (v0.2+), the signed entry timestamp (required for v0.1,
 //!    and for v0.2+ unless a timestamp is present) with the log key valid at its time;
-//! 2. verified times: the SET's integrated time and every RFC 3161 timestamp (all must verify),
-//!    the log key valid at each timestamp;
+//! 2. verified times: the SET's integrated time and each RFC 3161 timestamp that verifies on
+//!    its own, the log key valid at each; a timestamp that does not verify (unknown TSA, wrong
+//!    imprint, outside its TSA's window, bad signature) is reported and not counted, as
+//!    sigstore-go's `VerifySignedTimestampWithThreshold` and sigstore-python count them, and a
+//!    bundle with timestamps needs at least one verified time;
 //! 3. signer: the leaf chains to a trusted Fulcio CA at every verified time, carries a valid
 //!    SCT and the wanted identity; or the bundle is key-signed and a key was given;
 //! 4. signature: over the artifact (message) or over PAE (DSSE), with the artifact digest
@@ -115,6 +119,9 @@ pub enum BundleError {
     /// More timestamps than allowed.
     #[error("bundle has {0} timestamps; at most 32 are allowed")]
     TooManyTimestamps(usize),
+    /// The same timestamp twice (it would count twice towards a threshold).
+    #[error("bundle carries the same RFC 3161 timestamp twice")]
+    DuplicateTimestamp,
     /// The bundle version requires an inclusion promise it lacks.
     #[error(
         "the tlog entry has no inclusion promise (required for bundle v0.1 and without timestamps)"
@@ -173,9 +180,10 @@ impl BundleError {
         match self {
             // No entry at all, where the log is required: the evidence is missing, not garbled.
             Self::TlogEntryCount(0) => Reason::TlogMissing,
-            Self::Parse(_) | Self::TlogEntryCount(_) | Self::TooManyTimestamps(_) => {
-                Reason::BundleMalformed
-            }
+            Self::Parse(_)
+            | Self::TlogEntryCount(_)
+            | Self::TooManyTimestamps(_)
+            | Self::DuplicateTimestamp => Reason::BundleMalformed,
             Self::MissingInclusionPromise
             | Self::MissingInclusionProof
             | Self::LogKeyNotValidAt(_) => Reason::TlogInvalid,
@@ -236,6 +244,16 @@ pub fn verify(
             BundleError::TooManyTimestamps(bundle.timestamps.len()),
         ));
     }
+    for (n, response) in bundle.timestamps.iter().enumerate() {
+        if bundle
+            .timestamps
+            .iter()
+            .skip(n + 1)
+            .any(|other| other == response)
+        {
+            return Err(fail(trail, "bundle", BundleError::DuplicateTimestamp));
+        }
+    }
     let certificates = match &bundle.signer {
         SignerMaterial::Certificate { leaf, chain } => {
             let parsed =
@@ -260,9 +278,16 @@ pub fn verify(
 
     // 2. Verified times.
     let mut times: Vec<UnixTime> = logged.and_then(|(_, at)| at).into_iter().collect();
+    let mut not_counted = None;
     for response in &bundle.timestamps {
-        let at = tsa::verify_timestamp(response, signature, &trust.timestamp_authorities)
-            .map_err(|e| fail(trail, "timestamp", e.into()))?;
+        let at = match tsa::verify_timestamp(response, signature, &trust.timestamp_authorities) {
+            Ok(at) => at,
+            Err(err) => {
+                trail.skip("timestamp", format!("not counted: {err}"));
+                not_counted.get_or_insert(err);
+                continue;
+            }
+        };
         // The log that vouched for the entry must have been trusted when it was logged: without
         // a SET (Rekor v2) the timestamps are the only verified times, so its key's `validFor`
         // is checked at each of them (the SET's integrated time was checked in step 1).
@@ -280,6 +305,12 @@ pub fn verify(
             format!("RFC 3161 timestamp at {}", format_rfc3339(at)),
         );
         times.push(at);
+    }
+    // The threshold: timestamps that all failed leave no verified time to count.
+    if times.is_empty()
+        && let Some(err) = not_counted
+    {
+        return Err(fail(trail, "timestamp", err.into()));
     }
 
     // 3. Signer.

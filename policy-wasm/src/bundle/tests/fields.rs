@@ -173,6 +173,34 @@ fn rows() -> Vec<Row> {
             none,
             Rejected(|e| matches!(e, BundleError::MissingInclusionPromise)),
         ),
+        // Threshold semantics (issue 9): a timestamp that does not verify is not counted.
+        row(
+            "v2 a second timestamp, corrupted (not counted)",
+            "rekor2-happy-path",
+            |b| {
+                let corrupted = corrupted(&timestamps(b)[0]);
+                timestamps(b).push(corrupted);
+            },
+            none,
+            Verified,
+        ),
+        row(
+            "v2 only a corrupted timestamp (no verified time)",
+            "rekor2-happy-path",
+            |b| timestamps(b)[0] = corrupted(&timestamps(b)[0]),
+            none,
+            Rejected(|e| matches!(e, BundleError::Timestamp(_))),
+        ),
+        row(
+            "v2 the same timestamp twice",
+            "rekor2-happy-path",
+            |b| {
+                let again = timestamps(b)[0].clone();
+                timestamps(b).push(again);
+            },
+            none,
+            Rejected(|e| matches!(e, BundleError::DuplicateTimestamp)),
+        ),
         row(
             "v2 mediaType relabelled v0.1 (requires a SET it lacks)",
             "rekor2-happy-path",
@@ -393,6 +421,22 @@ fn remove_set(bundle: &mut Value) {
         .as_object_mut()
         .unwrap()
         .remove("inclusionPromise");
+}
+
+/// The bundle's `rfc3161Timestamps` list.
+fn timestamps(bundle: &mut Value) -> &mut Vec<Value> {
+    bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+        .as_array_mut()
+        .unwrap()
+}
+
+/// A timestamp entry whose DER has one byte flipped in the middle (still base64).
+fn corrupted(timestamp: &Value) -> Value {
+    use base64::Engine as _;
+    let mut der = crate::testdata::b64(timestamp["signedTimestamp"].as_str().unwrap());
+    let middle = der.len() / 2;
+    der[middle] ^= 0x01;
+    json!({ "signedTimestamp": base64::engine::general_purpose::STANDARD.encode(der) })
 }
 
 /// Adds one to a decimal string field.
