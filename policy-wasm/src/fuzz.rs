@@ -33,9 +33,12 @@ pub fn trusted_root(data: &[u8]) {
 }
 
 /// Manifest bytes a host serves for a reference: read, and checked as the verifier checks
-/// what `resolve` returns (for a tag and for a digest reference).
+/// what `resolve` returns (for a tag and for a digest reference); parsed as a manifest and as
+/// an index, as the host's registry client parses `.sig` manifests and referrer indexes.
 pub fn manifest(data: &[u8]) {
     let _ = manifest::kind(data);
+    let _ = manifest::parse_manifest(data);
+    let _ = manifest::parse_index(data);
     for media_type in manifest::MANIFEST_TYPES {
         let mut host = Serves(Manifest {
             media_type: media_type.to_owned(),

@@ -1,5 +1,9 @@
-//! Image manifests and indexes, as far as the verifier reads them: what kind of manifest a
-//! tag or digest names. This module never performs I/O.
+//! Image manifests and indexes: what kind of manifest a tag or digest names, and the JSON
+//! shapes of manifests, indexes and descriptors (read by the host's registry client too, and
+//! fuzzed). This module never performs I/O.
+//!
+//! Parsing keeps fields it does not model (`#[serde(flatten)]`), so a manifest or `index.json`
+//! that is read, changed and written back loses nothing.
 //!
 //! The host hands the guest the manifest bytes a reference resolves to (the WIT `resolve`
 //! import) and the media type it was served with. The guest hashes the bytes itself — that
@@ -21,7 +25,10 @@
 //! manifest the host really holds, and that a digest reference is answered with exactly the
 //! bytes it names.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -59,6 +66,101 @@ pub enum ManifestError {
         /// What the bytes are.
         actual: &'static str,
     },
+}
+
+/// A content descriptor (OCI image-spec `descriptor.md`).
+///
+/// Field order is go-containerregistry's, so what is serialised matches cosign byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    /// Media type of the referenced content.
+    pub media_type: String,
+    /// Advertised size in bytes; checked against limits before fetching.
+    pub size: i64,
+    /// Digest of the referenced content.
+    pub digest: String,
+    /// Annotations; cosign keeps the signature and certificates here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// Everything else (`platform`, `artifactType`, `urls`, …), kept as it was.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An image manifest (OCI, or Docker schema 2, which has the same shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageManifest {
+    /// Always 2.
+    pub schema_version: u32,
+    /// Media type, optional in OCI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// The config blob.
+    pub config: Descriptor,
+    /// The layers, in order.
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    /// `annotations`, `subject`, `artifactType`, …
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An image index (OCI index, Docker manifest list, a layout's `index.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageIndex {
+    /// Always 2.
+    pub schema_version: u32,
+    /// Media type, optional in OCI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// The manifests listed.
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+    /// `annotations`, `subject`, …
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Parses an image manifest (OCI, or Docker schema 2): schema version 2, at most
+/// [`MAX_MANIFEST_BYTES`].
+///
+/// # Errors
+///
+/// [`ManifestError`] when the bytes are too large, not a manifest, or not schema 2.
+pub fn parse_manifest(bytes: &[u8]) -> Result<ImageManifest, ManifestError> {
+    let manifest: ImageManifest = parse_json(bytes)?;
+    schema(manifest.schema_version)?;
+    Ok(manifest)
+}
+
+/// Parses an image index (OCI index, Docker manifest list, a layout's `index.json`), as
+/// [`parse_manifest`].
+///
+/// # Errors
+///
+/// As [`parse_manifest`].
+pub fn parse_index(bytes: &[u8]) -> Result<ImageIndex, ManifestError> {
+    let index: ImageIndex = parse_json(bytes)?;
+    schema(index.schema_version)?;
+    Ok(index)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ManifestError> {
+    if bytes.len() > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::TooLarge(bytes.len()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ManifestError::NotAManifest(e.to_string()))
+}
+
+fn schema(version: u32) -> Result<(), ManifestError> {
+    if version == 2 {
+        Ok(())
+    } else {
+        Err(ManifestError::SchemaVersion(u64::from(version)))
+    }
 }
 
 /// The media type of a manifest or index, read from its bytes (see the module docs).
@@ -147,6 +249,30 @@ mod tests {
                 _ => panic!("{}: {got:?}", String::from_utf8_lossy(bytes)),
             }
         }
+    }
+
+    #[test]
+    fn parses_manifests_and_indexes_keeping_what_it_does_not_model() {
+        let text = r#"{"schemaVersion":2,"manifests":[{"mediaType":"m","size":1,"digest":"d","platform":{"os":"linux"}}],"annotations":{"a":"b"}}"#;
+        let index = parse_index(text.as_bytes()).unwrap();
+        assert_eq!(index.manifests[0].extra["platform"]["os"], "linux");
+        assert_eq!(serde_json::to_string(&index).unwrap(), text);
+        assert_eq!(
+            parse_manifest(
+                br#"{"schemaVersion":1,"config":{"mediaType":"c","size":2,"digest":"d"}}"#
+            )
+            .err(),
+            Some(ManifestError::SchemaVersion(1))
+        );
+        assert!(matches!(
+            parse_manifest(br#"{"schemaVersion":2}"#),
+            Err(ManifestError::NotAManifest(_))
+        ));
+        let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
+        assert_eq!(
+            parse_index(&big).err(),
+            Some(ManifestError::TooLarge(MAX_MANIFEST_BYTES + 1))
+        );
     }
 
     #[test]

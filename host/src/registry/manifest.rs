@@ -1,81 +1,23 @@
-//! OCI and Docker manifest JSON: the media types we accept, parsing with serde, and building
-//! the signature image (`.sig`) exactly as cosign 2.5 writes it through go-containerregistry.
-//!
-//! Parsing keeps fields it does not model (`#[serde(flatten)]`), so a manifest or `index.json`
-//! that is read, changed and written back loses nothing.
+//! OCI and Docker manifest JSON as the registry client needs it: the verifier's types and
+//! parsers (`sigward_policy::manifest`) with this module's errors, and building the signature
+//! image (`.sig`) exactly as cosign 2.5 writes it through go-containerregistry.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Map;
 
 use super::digest::Digest;
 use super::{Manifest, RegistryError};
 
-// The manifest media types, and what a manifest is, are the verifier's (it re-reads them).
+// The manifest media types and JSON shapes are the verifier's (it re-reads them).
+use sigward_policy::manifest::{self, ManifestError};
 pub(super) use sigward_policy::manifest::{
-    DOCKER_LIST, DOCKER_MANIFEST, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST,
+    DOCKER_LIST, DOCKER_MANIFEST, Descriptor, ImageIndex, ImageManifest, MANIFEST_TYPES, OCI_INDEX,
+    OCI_MANIFEST,
 };
 /// OCI image config; cosign uses it for signature images.
 pub(super) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Prefix of every Sigstore bundle media type (FORMATS.md §1.7, discovery step 4).
 pub(super) const BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
-
-/// A content descriptor (OCI image-spec `descriptor.md`).
-///
-/// Field order is go-containerregistry's, so what we serialise matches cosign byte for byte.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Descriptor {
-    /// Media type of the referenced content.
-    pub(super) media_type: String,
-    /// Advertised size in bytes; checked against limits before fetching.
-    pub(super) size: i64,
-    /// Digest of the referenced content.
-    pub(super) digest: String,
-    /// Annotations; cosign keeps the signature and certificates here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) annotations: Option<BTreeMap<String, String>>,
-    /// Everything else (`platform`, `artifactType`, `urls`, …), kept as it was.
-    #[serde(flatten)]
-    pub(super) extra: Map<String, Value>,
-}
-
-/// An image manifest (OCI, or Docker schema 2, which has the same shape).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ImageManifest {
-    /// Always 2.
-    pub(super) schema_version: u32,
-    /// Media type, optional in OCI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) media_type: Option<String>,
-    /// The config blob.
-    pub(super) config: Descriptor,
-    /// The layers, in order.
-    #[serde(default)]
-    pub(super) layers: Vec<Descriptor>,
-    /// `annotations`, `subject`, `artifactType`, …
-    #[serde(flatten)]
-    pub(super) extra: Map<String, Value>,
-}
-
-/// An image index (OCI index, Docker manifest list, a layout's `index.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ImageIndex {
-    /// Always 2.
-    pub(super) schema_version: u32,
-    /// Media type, optional in OCI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) media_type: Option<String>,
-    /// The manifests listed.
-    #[serde(default)]
-    pub(super) manifests: Vec<Descriptor>,
-    /// `annotations`, `subject`, …
-    #[serde(flatten)]
-    pub(super) extra: Map<String, Value>,
-}
 
 /// The two blobs of a signature image: its config and its manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,39 +28,37 @@ pub(super) struct SignatureImage {
     pub(super) manifest: Vec<u8>,
 }
 
-/// Parses an image manifest; `what` names it in errors.
+/// Parses an image manifest (`sigward_policy::manifest::parse_manifest`); `what` names it in
+/// errors.
 pub(super) fn parse_manifest(bytes: &[u8], what: &str) -> Result<ImageManifest, RegistryError> {
-    let manifest: ImageManifest = serde_json::from_slice(bytes)
-        .map_err(|e| RegistryError::Invalid(format!("{what}: not an image manifest: {e}")))?;
-    check_schema(manifest.schema_version, what)?;
-    Ok(manifest)
+    manifest::parse_manifest(bytes).map_err(|e| parse_error(e, what))
 }
 
-/// Parses an image index; `what` names it in errors.
+/// Parses an image index (`sigward_policy::manifest::parse_index`); `what` names it in errors.
 pub(super) fn parse_index(bytes: &[u8], what: &str) -> Result<ImageIndex, RegistryError> {
-    let index: ImageIndex = serde_json::from_slice(bytes)
-        .map_err(|e| RegistryError::Invalid(format!("{what}: not an image index: {e}")))?;
-    check_schema(index.schema_version, what)?;
-    Ok(index)
+    manifest::parse_index(bytes).map_err(|e| parse_error(e, what))
 }
 
-/// A manifest as the guest receives it: the bytes, and the media type they declare (read by
-/// the verifier's own rules, `sigward_policy::manifest::kind`); `what` names it in errors.
-pub(super) fn served(bytes: Vec<u8>, what: &str) -> Result<Manifest, RegistryError> {
-    use sigward_policy::manifest::{self, ManifestError};
-    let media_type = manifest::kind(&bytes).map_err(|e| match e {
+fn parse_error(err: ManifestError, what: &str) -> RegistryError {
+    match err {
         ManifestError::TooLarge(size) => RegistryError::TooLarge {
             what: what.to_owned(),
             size: u64::try_from(size).unwrap_or(u64::MAX),
             limit: u64::try_from(manifest::MAX_MANIFEST_BYTES).unwrap_or(u64::MAX),
         },
         ManifestError::SchemaVersion(_) | ManifestError::UnknownMediaType(_) => {
-            RegistryError::Unsupported(format!("{what}: {e}"))
+            RegistryError::Unsupported(format!("{what}: {err}"))
         }
         ManifestError::NotAManifest(_) | ManifestError::MediaTypeMismatch { .. } => {
-            RegistryError::Invalid(format!("{what}: {e}"))
+            RegistryError::Invalid(format!("{what}: {err}"))
         }
-    })?;
+    }
+}
+
+/// A manifest as the guest receives it: the bytes, and the media type they declare (read by
+/// the verifier's own rules, `sigward_policy::manifest::kind`); `what` names it in errors.
+pub(super) fn served(bytes: Vec<u8>, what: &str) -> Result<Manifest, RegistryError> {
+    let media_type = manifest::kind(&bytes).map_err(|e| parse_error(e, what))?;
     Ok(Manifest {
         media_type: media_type.to_owned(),
         bytes,
@@ -227,16 +167,6 @@ fn signature_image(layers: &[Descriptor]) -> Result<SignatureImage, RegistryErro
     })?;
     let manifest = image_manifest(describe(OCI_CONFIG, &config), layers)?;
     Ok(SignatureImage { config, manifest })
-}
-
-fn check_schema(version: u32, what: &str) -> Result<(), RegistryError> {
-    if version == 2 {
-        Ok(())
-    } else {
-        Err(RegistryError::Unsupported(format!(
-            "{what}: manifest schema version {version}"
-        )))
-    }
 }
 
 #[cfg(test)]

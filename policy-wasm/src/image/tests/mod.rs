@@ -236,7 +236,7 @@ fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
         Some(issuer) => Matcher::Exact(issuer.to_owned()),
     };
     let request = VerifyRequest {
-        image: image.clone(),
+        image,
         authorities: vec![NamedAuthority {
             name: "keyless".to_owned(),
             authority: Authority::Keyless(crate::authority::Keyless {
