@@ -108,6 +108,11 @@ pub(crate) fn verify_with_hash(
                 .map_err(|_| SignatureError::Malformed(name))?;
             key.verify_prehash(&digest, &sig).map_err(invalid)
         }
+        PublicKey::P521(key) => {
+            let sig = p521::ecdsa::DerSignature::from_bytes(signature)
+                .map_err(|_| SignatureError::Malformed(name))?;
+            key.verify_prehash(&digest, &sig).map_err(invalid)
+        }
         PublicKey::Rsa(key) => {
             let sig = rsa::pkcs1v15::Signature::try_from(signature)
                 .map_err(|_| SignatureError::Malformed(name))?;

@@ -1,9 +1,10 @@
-//! Public keys that verify cosign signatures: ECDSA P-256 and P-384, RSA (PKCS#1 v1.5 and
-//! PSS, 2048 to 4096 bits) and Ed25519, read from PEM (`PUBLIC KEY`, or `RSA PUBLIC KEY`).
+//! Public keys that verify cosign signatures: ECDSA P-256, P-384 and P-521, RSA (PKCS#1 v1.5
+//! and PSS, 2048 to 4096 bits) and Ed25519, read from PEM (`PUBLIC KEY`, or `RSA PUBLIC KEY`).
 //!
 //! Hash choice follows cosign's legacy verifiers (FORMATS.md §2.3): keys are loaded with
-//! SHA-256 whatever the curve, so a P-384 key may have signed a SHA-256 digest; SHA-384 is
-//! also accepted for P-384, as bundles and trust roots pin it. This module never performs I/O.
+//! SHA-256 whatever the curve, so a P-384 or P-521 key may have signed a SHA-256 digest; the
+//! curve's own hash (SHA-384 for P-384, SHA-512 for P-521) is also accepted, as bundles and
+//! trust roots pin it. This module never performs I/O.
 
 use der::{Decode as _, asn1::ObjectIdentifier};
 use sha2::{Sha256, Sha384};
@@ -15,6 +16,8 @@ const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10
 const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// secp384r1 / P-384.
 const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+/// secp521r1 / P-521.
+const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 /// rsaEncryption (RFC 8017).
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// id-Ed25519 (RFC 8410).
@@ -30,6 +33,8 @@ pub enum PublicKey {
     P256(p256::ecdsa::VerifyingKey),
     /// ECDSA over P-384.
     P384(p384::ecdsa::VerifyingKey),
+    /// ECDSA over P-521 (cosign accepts such keys).
+    P521(p521::ecdsa::VerifyingKey),
     /// RSA, PKCS#1 v1.5 or PSS padding with SHA-256.
     Rsa(rsa::PublicKey),
     /// Ed25519 (pure: the message itself is signed).
@@ -126,6 +131,10 @@ impl PublicKey {
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
                     .map(Self::P384)
                     .map_err(|err| malformed(&err))
+            } else if curve == SECP521R1 {
+                p521::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                    .map(Self::P521)
+                    .map_err(|err| malformed(&err))
             } else {
                 Err(KeyError::Unsupported(format!("ECDSA curve {curve}")))
             };
@@ -161,6 +170,7 @@ impl PublicKey {
         match self {
             Self::P256(_) => "ECDSA P-256",
             Self::P384(_) => "ECDSA P-384",
+            Self::P521(_) => "ECDSA P-521",
             Self::Rsa(_) => "RSA",
             Self::Ed25519(_) => "Ed25519",
         }
@@ -187,11 +197,18 @@ impl PublicKey {
         }
         let sha256: [u8; 32] = Sha256::digest(message).into();
         match (self, self.verify_sha256_prehash(&sha256, signature)) {
-            // cosign's legacy default hash is SHA-256 for every key; bundles use SHA-384.
+            // cosign's legacy default hash is SHA-256 for every key; bundles use the curve's
+            // own (SHA-384 for P-384, SHA-512 for P-521).
             (Self::P384(key), Err(SignatureError::Invalid(name))) => {
                 let sig = p384::ecdsa::DerSignature::from_bytes(signature)
                     .map_err(|_| SignatureError::Malformed(name))?;
                 key.verify_prehash(&Sha384::digest(message), &sig)
+                    .map_err(|_| SignatureError::Invalid(name))
+            }
+            (Self::P521(key), Err(SignatureError::Invalid(name))) => {
+                let sig = p521::ecdsa::DerSignature::from_bytes(signature)
+                    .map_err(|_| SignatureError::Malformed(name))?;
+                key.verify_prehash(&sha2::Sha512::digest(message), &sig)
                     .map_err(|_| SignatureError::Invalid(name))
             }
             (_, outcome) => outcome,
@@ -224,6 +241,11 @@ impl PublicKey {
             }
             Self::P384(key) => {
                 let sig = p384::ecdsa::DerSignature::from_bytes(signature)
+                    .map_err(|_| SignatureError::Malformed(name))?;
+                key.verify_prehash(digest, &sig).map_err(invalid)
+            }
+            Self::P521(key) => {
+                let sig = p521::ecdsa::DerSignature::from_bytes(signature)
                     .map_err(|_| SignatureError::Malformed(name))?;
                 key.verify_prehash(digest, &sig).map_err(invalid)
             }

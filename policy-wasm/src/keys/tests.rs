@@ -19,6 +19,8 @@ fn verifies_every_supported_algorithm() {
         ("p256", "ECDSA P-256"),
         ("p384-sha256", "ECDSA P-384"),
         ("p384-sha384", "ECDSA P-384"),
+        ("p521-sha256", "ECDSA P-521"),
+        ("p521-sha512", "ECDSA P-521"),
         ("rsa2048-pkcs1", "RSA"),
         ("rsa4096-pss", "RSA"),
         ("ed25519", "Ed25519"),

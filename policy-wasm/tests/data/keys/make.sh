@@ -21,6 +21,8 @@ make_case() { # name, genpkey args, dgst args
 make_case p256 "-algorithm EC -pkeyopt ec_paramgen_curve:P-256" -sha256
 make_case p384-sha256 "-algorithm EC -pkeyopt ec_paramgen_curve:P-384" -sha256
 make_case p384-sha384 "-algorithm EC -pkeyopt ec_paramgen_curve:P-384" -sha384
+make_case p521-sha256 "-algorithm EC -pkeyopt ec_paramgen_curve:P-521" -sha256
+make_case p521-sha512 "-algorithm EC -pkeyopt ec_paramgen_curve:P-521" -sha512
 make_case rsa2048-pkcs1 "-algorithm RSA -pkeyopt rsa_keygen_bits:2048" -sha256
 make_case rsa4096-pss "-algorithm RSA -pkeyopt rsa_keygen_bits:4096" "-sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32"
 make_case ed25519 "-algorithm ED25519"
