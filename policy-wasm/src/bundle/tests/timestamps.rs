@@ -2,8 +2,10 @@
 //! sigstore-go (`VerifySignedTimestampWithThreshold`) and sigstore-python: each timestamp is
 //! verified on its own, one that does not verify (TSA not trusted, wrong imprint, time outside
 //! its TSA's `validFor`, bad signature) is reported in the trail and ignored, and the bundle
-//! needs at least one verified time (a timestamp, or a verified SET's integrated time). More
-//! than 32 timestamps, or the same one twice, reject the bundle as malformed.
+//! needs at least one verified time (a timestamp, or a verified SET's integrated time). With
+//! none, the bundle is rejected for its first timestamp's failure (`timestamp-invalid`, as
+//! `fields.rs` pins too), which says more than `no-verified-time` would. More than 32
+//! timestamps, or the same one twice, reject the bundle as malformed.
 //!
 //! The bundles are real conformance vectors read in place: `rekor2-timestamp-with-embedded-cert`
 //! (Rekor v2: no SET, one timestamp) and `happy-path-v0.3` (a SET, no timestamp). Each row
@@ -18,9 +20,9 @@
 //! --cert-oidc-issuer ISS a.txt`, with the row's bundle and its trust root wrapped in a client
 //! trust config (4.5.1 has no `--trusted-root`; an empty signing config is enough offline).
 //! It agrees on every verdict, and its rejections name the causes the reasons here do: "not
-//! enough sources of verified time" (`no-verified-time`), "duplicate timestamp found" and "too
-//! many signed timestamp: 33 > 32" (`bundle-malformed`), "failed to build timestamp
-//! certificate chain" (`certificate-invalid`), except on two rows:
+//! enough sources of verified time" (`timestamp-invalid`: none counted), "duplicate timestamp
+//! found" and "too many signed timestamp: 33 > 32" (`bundle-malformed`), "failed to build
+//! timestamp certificate chain" (`certificate-invalid`), except on two rows:
 //!
 //! - "original + bytes that are not a TimeStampResp": sigstore-python decodes every timestamp
 //!   when it reads the bundle and rejects it ("Invalid Timestamp Response"). sigstore-go skips
@@ -173,14 +175,14 @@ fn rows() -> Vec<Row> {
             Rekor2,
             vec![File("untrusted.tsr")],
             Covering,
-            Rejected(Reason::NoVerifiedTime),
+            Rejected(Reason::TimestampInvalid),
         ),
         row(
             "wrong imprint alone",
             Rekor2,
             vec![File("wrong-imprint.tsr")],
             Covering,
-            Rejected(Reason::NoVerifiedTime),
+            Rejected(Reason::TimestampInvalid),
         ),
         row(
             "original + ECDSA outside its TSA's validFor (ignored)",
@@ -194,7 +196,7 @@ fn rows() -> Vec<Row> {
             Rekor2,
             vec![File("ecdsa-sha256.tsr")],
             Later,
-            Rejected(Reason::NoVerifiedTime),
+            Rejected(Reason::TimestampInvalid),
         ),
         row(
             "original + bytes that are not a TimeStampResp (ignored)",
@@ -290,9 +292,10 @@ fn a_tsa_window_binds_only_that_tsas_certificate() {
         base: Base::Rekor2,
         stamps: vec![Stamp::File("ecdsa-sha256.tsr")],
         window: Window::EcdsaLater,
-        expect: Expect::Rejected(Reason::NoVerifiedTime),
+        expect: Expect::Rejected(Reason::TimestampInvalid),
     };
-    assert_eq!(outcome(&row).0, row.expect, "{}", row.what);
+    let (got, trail) = outcome(&row);
+    assert_eq!(got, row.expect, "{}: {:?}", row.what, trail.checks);
 }
 
 /// Verifies a row and sums up what happened: the times a verified bundle has and the
