@@ -2,6 +2,7 @@ use super::*;
 
 mod fields;
 mod required;
+mod timestamps;
 
 use crate::testdata::conformance_dir as conformance;
 
