@@ -242,7 +242,18 @@ pub fn verify_timestamp(
         .into_iter()
         .filter(|cert| cert.der() != signer.der() && !cert.is_root())
         .collect();
-    cert::verify_chain(&signer, &intermediates, tsas, gen_time, Usage::TimeStamping).map_err(
+    // Each authority's window binds its own signing certificate (sigstore-go `TSACertificate`,
+    // sigstore-python `tsa_certificate(chain[0])`).
+    let own: Vec<CertificateAuthority> = tsas
+        .iter()
+        .filter(|tsa| {
+            tsa.chain
+                .first()
+                .is_some_and(|leaf| leaf.as_slice() == signer.der())
+        })
+        .cloned()
+        .collect();
+    cert::verify_chain(&signer, &intermediates, &own, gen_time, Usage::TimeStamping).map_err(
         |err| match err {
             CertError::OutsideValidity { .. } | CertError::AuthorityOutsideValidity { .. } => {
                 TsaError::OutsideValidity(err)
