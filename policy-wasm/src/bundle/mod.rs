@@ -99,8 +99,9 @@ pub struct InclusionProof {
     pub tree_size: u64,
     /// Audit path.
     pub hashes: Vec<[u8; 32]>,
-    /// The signed checkpoint (note text), when present.
-    pub checkpoint: Option<String>,
+    /// The signed checkpoint (note text); a proof without one is refused (v0.2+) or dropped
+    /// (v0.1) when the bundle is read.
+    pub checkpoint: String,
 }
 
 /// What the bundle signs.

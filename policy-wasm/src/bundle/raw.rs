@@ -345,10 +345,11 @@ impl Entry {
                         .iter()
                         .map(|h| hash32(h, "inclusionProof.hashes"))
                         .collect::<Result<_, _>>()?,
-                    checkpoint: Some(
-                        required(&checkpoint.envelope, "inclusionProof.checkpoint.envelope")?
-                            .to_owned(),
-                    ),
+                    checkpoint: required(
+                        &checkpoint.envelope,
+                        "inclusionProof.checkpoint.envelope",
+                    )?
+                    .to_owned(),
                 })
             })
             .transpose()?;

@@ -442,8 +442,7 @@ fn check_tlog<'t>(
     trust: &'t TrustedRoot,
     trail: &mut Trail,
 ) -> Result<(&'t TransparencyLog, Option<UnixTime>), BundleError> {
-    let has_checkpoint = entry.proof.as_ref().is_some_and(|p| p.checkpoint.is_some());
-    if bundle.version >= Version::V02 && !has_checkpoint {
+    if bundle.version >= Version::V02 && entry.proof.is_none() {
         return Err(BundleError::MissingInclusionProof);
     }
     if entry.set.is_none() && (bundle.version == Version::V01 || bundle.timestamps.is_empty()) {
@@ -459,41 +458,22 @@ fn check_tlog<'t>(
             "leaf {} of {} in the tree",
             proof.log_index, proof.tree_size
         );
-        match &proof.checkpoint {
-            // The audit path, the checkpoint signed by the entry's log, and that both name the
-            // same tree.
-            Some(checkpoint) => {
-                let proof = tlog::InclusionProof {
-                    log_index: proof.log_index,
-                    tree_size: proof.tree_size,
-                    root_hash: &proof.root_hash,
-                    hashes: &proof.hashes,
-                    checkpoint,
-                };
-                let checkpoint = tlog::verify_inclusion_proof(
-                    &entry.body,
-                    &proof,
-                    core::slice::from_ref(log),
-                    None,
-                )?;
-                trail.pass("inclusion-proof", leaf);
-                trail.pass(
-                    "checkpoint",
-                    format!("signed checkpoint of {}", checkpoint.origin),
-                );
-            }
-            // v0.1 only (later versions were refused above): the path alone.
-            None => {
-                tlog::verify_inclusion(
-                    &entry.body,
-                    proof.log_index,
-                    proof.tree_size,
-                    &proof.hashes,
-                    &proof.root_hash,
-                )?;
-                trail.pass("inclusion-proof", leaf);
-            }
-        }
+        // The audit path, the checkpoint signed by the entry's log, and that both name the same
+        // tree.
+        let proof = tlog::InclusionProof {
+            log_index: proof.log_index,
+            tree_size: proof.tree_size,
+            root_hash: &proof.root_hash,
+            hashes: &proof.hashes,
+            checkpoint: &proof.checkpoint,
+        };
+        let checkpoint =
+            tlog::verify_inclusion_proof(&entry.body, &proof, core::slice::from_ref(log), None)?;
+        trail.pass("inclusion-proof", leaf);
+        trail.pass(
+            "checkpoint",
+            format!("signed checkpoint of {}", checkpoint.origin),
+        );
     }
     let Some(set) = &entry.set else {
         trail.skip(

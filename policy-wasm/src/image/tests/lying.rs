@@ -126,25 +126,11 @@ fn referrer(lie: Option<Lie>) -> bool {
         bundle,
     });
     let digest = Digest::of(&read(conformance_dir().join("bundle-verify/a.txt")));
-    let request = VerifyRequest {
-        image: format!("registry.test/team/app@{digest}"),
-        authorities: vec![NamedAuthority {
-            name: "beacon".to_owned(),
-            authority: Authority::Keyless(crate::authority::Keyless {
-                identities: vec![Identity {
-                    issuer: Matcher::Exact("https://token.actions.githubusercontent.com".to_owned()),
-                    subject: Matcher::Exact("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".to_owned()),
-                }],
-                trusted_root: "production".to_owned(),
-            }),
-        }],
-        annotations: vec![],
-        check: CheckKind::Signature,
-        tlog: TlogPolicy::Require,
-        signatures_from: None,
-        trusted_root: "production".to_owned(),
-        at: 1_790_000_000,
-    };
+    let request = keyless_request(
+        format!("registry.test/team/app@{digest}"),
+        Matcher::Exact("https://token.actions.githubusercontent.com".to_owned()),
+        Matcher::Exact("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".to_owned()),
+    );
     let subject = Subject::assumed(&digest.to_string(), Some("registry.test/team/app"));
     run(honest, lie, |source| {
         verify_subject(&request, &subject, source)

@@ -226,24 +226,15 @@ fn expectation(case: &Path, key: &str) -> Option<String> {
     })
 }
 
-/// The fixture's layer and a source that serves it for the image it names.
-fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
-    let (image, layer) = legacy_keyless_case(case);
-    let source = memory(vec![layer]);
-    let identity = expectation(case, "identity").unwrap_or_else(|| "nobody@example.com".to_owned());
-    let issuer = match expectation(case, "issuer").as_deref() {
-        None | Some("none") => Matcher::Exact(String::new()),
-        Some(issuer) => Matcher::Exact(issuer.to_owned()),
-    };
-    let request = VerifyRequest {
+/// A keyless request for `image` under the production root, the log required, at a time when
+/// the shared fixtures' logs and CAs are trusted.
+fn keyless_request(image: String, issuer: Matcher, subject: Matcher) -> VerifyRequest {
+    VerifyRequest {
         image,
         authorities: vec![NamedAuthority {
             name: "keyless".to_owned(),
             authority: Authority::Keyless(crate::authority::Keyless {
-                identities: vec![Identity {
-                    issuer,
-                    subject: Matcher::Exact(identity),
-                }],
+                identities: vec![Identity { issuer, subject }],
                 trusted_root: "production".to_owned(),
             }),
         }],
@@ -253,7 +244,19 @@ fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
         signatures_from: None,
         trusted_root: "production".to_owned(),
         at: 1_790_000_000,
+    }
+}
+
+/// The fixture's layer and a source that serves it for the image it names.
+fn keyless_case(case: &Path) -> (Memory, VerifyRequest) {
+    let (image, layer) = legacy_keyless_case(case);
+    let source = memory(vec![layer]);
+    let identity = expectation(case, "identity").unwrap_or_else(|| "nobody@example.com".to_owned());
+    let issuer = match expectation(case, "issuer").as_deref() {
+        None | Some("none") => Matcher::Exact(String::new()),
+        Some(issuer) => Matcher::Exact(issuer.to_owned()),
     };
+    let request = keyless_request(image, issuer, Matcher::Exact(identity));
     (source, request)
 }
 
