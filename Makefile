@@ -20,6 +20,7 @@ WIDE_TARGET_DIR := $(TARGET_DIR)/wasm-wide
 # What the end-to-end tests (crate sigward-e2e) run; each can be pointed elsewhere.
 export SIGWARD_BIN ?= $(TARGET_DIR)/release/sigward
 export SIGWARD_COSIGN ?= $(TOOLS_DIR)/cosign
+export SIGWARD_COSIGN3 ?= $(TOOLS_DIR)/cosign3
 export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
 export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 

@@ -84,9 +84,11 @@ fn change_one_byte(text: &[u8]) -> Vec<u8> {
     changed
 }
 
-/// cosign refuses the bundle attestations of `reference` under `key`.
+/// cosign 2.5 and cosign 3.1 refuse the bundle attestations of `reference` under `key`.
 fn cosign_rejects(lab: &Lab, reference: &str, key: &KeyPair) {
     lab.cosign_verify_attestation(reference, key, "custom", Attestation::Bundle)
+        .assert_failure();
+    lab.cosign3_verify_attestation(reference, key, CUSTOM_PREDICATE)
         .assert_failure();
 }
 
@@ -143,6 +145,8 @@ fn accepts_cosign_bundle_attestation_and_returns_its_statement() {
         .assert_verified_from("referrer-bundle");
 
     lab.cosign_verify_attestation(&image.by_tag(), &key, "custom", Attestation::Bundle)
+        .assert_success();
+    lab.cosign3_verify_attestation(&image.by_tag(), &key, CUSTOM_PREDICATE)
         .assert_success();
 }
 

@@ -1,6 +1,6 @@
 //! Keyed signatures from three signers — cosign 2.5, skopeo 1.18 and `sigward sign` — each
 //! accepted with the signer's public key and rejected with another key (issue 2). sigward's
-//! own signatures must also satisfy `cosign verify --key`, and cosign's and skopeo's verdicts
+//! own signatures must also satisfy `cosign verify --key` (2.5 and 3.1), and cosign's and skopeo's verdicts
 //! are checked alongside sigward's so a test cannot pass on a signature that is not real.
 
 use serde_json::Value;
@@ -145,6 +145,11 @@ fn accepts_sigward_signature_with_its_key_and_cosign_agrees() {
     lab.skopeo_verify(&image.by_tag(), &key).assert_success();
     lab.cosign_verify(&image.by_tag(), &other, &[])
         .assert_failure();
+    // cosign 3 reads the `.sig` sigward wrote as well.
+    lab.cosign3_verify(&image.by_tag(), &key).assert_success();
+    lab.cosign3_verify(&image.by_digest(), &key)
+        .assert_success();
+    lab.cosign3_verify(&image.by_tag(), &other).assert_failure();
 }
 
 #[test]

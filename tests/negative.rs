@@ -1,7 +1,7 @@
 //! The negative matrix that cosign and skopeo agree on (shared/reference/TEST-TOOLS.md, issue
 //! 2): each row starts from an image that sigward accepts, changes one thing the way an
 //! attacker with push access could, and asserts that sigward rejects it for that row's reason
-//! and that cosign and skopeo reject it too — so every row is a real rejection, not a test
+//! and that cosign 2.5, cosign 3.1 and skopeo reject it too — so every row is a real rejection, not a test
 //! artefact. Two rows at the end cover checks of sigward's that cosign does not make.
 
 use std::fs;
@@ -33,9 +33,10 @@ fn signed(repo: &str) -> Signed {
     Signed { lab, key, image }
 }
 
-/// cosign and skopeo both refuse `reference` under `key`.
+/// cosign 2.5, cosign 3.1 and skopeo all refuse `reference` under `key`.
 fn peers_reject(lab: &Lab, reference: &str, key: &KeyPair) {
     lab.cosign_verify(reference, key, &[]).assert_failure();
+    lab.cosign3_verify(reference, key).assert_failure();
     lab.skopeo_verify(reference, key).assert_failure();
 }
 
@@ -182,6 +183,7 @@ fn two_layers_by_two_keys_accept_either_key_and_reject_a_third() {
         lab.verify(&image.by_tag(), &[key], &[]).assert_verified();
         lab.cosign_verify(&image.by_tag(), key, &[])
             .assert_success();
+        lab.cosign3_verify(&image.by_tag(), key).assert_success();
         lab.skopeo_verify(&image.by_tag(), key).assert_success();
     }
     let report = lab

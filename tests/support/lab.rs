@@ -1,5 +1,5 @@
 //! One test's world: a fresh registry, a temporary home, and the programs under test and their
-//! peers (sigward, cosign 2.5, skopeo 1.18) run in an environment that cannot leak the
+//! peers (sigward, cosign 2.5, cosign 3.1, skopeo 1.18) run in an environment that cannot leak the
 //! developer's configuration or credentials in, nor reach beyond 127.0.0.1.
 
 use std::cell::Cell;
@@ -32,6 +32,12 @@ pub(crate) enum Attestation {
     AttLayer,
 }
 
+/// The file (in the lab's directory) holding cosign 3's signing configuration without services.
+const COSIGN3_SIGNING_CONFIG: &str = "cosign3-signing-config.json";
+
+/// The file (in the lab's directory) holding a trusted root without keys.
+const EMPTY_TRUSTED_ROOT: &str = "empty-trusted-root.json";
+
 /// The password of every encrypted key the tests make (cosign's `COSIGN_PASSWORD`, skopeo's
 /// passphrase file).
 pub(crate) const PASSWORD: &str = "sigward e2e password";
@@ -42,6 +48,7 @@ pub(crate) struct Lab {
     dir: TempDir,
     sigward: PathBuf,
     cosign: PathBuf,
+    cosign3: PathBuf,
     skopeo: PathBuf,
     files: Cell<usize>,
 }
@@ -51,6 +58,7 @@ impl Lab {
     pub(crate) fn new() -> Lab {
         let sigward = program("SIGWARD_BIN", "target/release/sigward");
         let cosign = program("SIGWARD_COSIGN", "target/tools/cosign");
+        let cosign3 = program("SIGWARD_COSIGN3", "target/tools/cosign3");
         let skopeo = program("SIGWARD_SKOPEO", "target/tools/skopeo");
         let dir = tempfile::Builder::new()
             .prefix("sigward-e2e-")
@@ -62,6 +70,7 @@ impl Lab {
             dir,
             sigward,
             cosign,
+            cosign3,
             skopeo,
             files: Cell::new(0),
         };
@@ -85,6 +94,22 @@ impl Lab {
             "unqualified-search-registries = []\n",
         )
         .expect("registries.conf");
+        // cosign 3 refuses to sign without a transparency log unless its signing configuration
+        // names no services at all (shared/reference/TEST-TOOLS.md); this is that file, made
+        // the way cosign's documentation says.
+        Outcome::run(
+            lab.cosign3()
+                .args(["signing-config", "create", "--no-default-rekor"])
+                .args(["--no-default-fulcio", "--no-default-oidc", "--out"])
+                .arg(lab.path(COSIGN3_SIGNING_CONFIG)),
+        )
+        .assert_success();
+        // cosign 3 verifies bundles against a trusted root, which it would otherwise fetch over
+        // TUF; the keyed bundles here need none of its keys.
+        let empty_root = json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        });
+        fs::write(lab.path(EMPTY_TRUSTED_ROOT), empty_root.to_string()).expect("trusted root");
         lab
     }
 
@@ -318,6 +343,34 @@ impl Lab {
         Outcome::run(command.arg(image.by_digest())).assert_success();
     }
 
+    /// `cosign sign --key` with cosign 3 and its signing configuration without services: the
+    /// image by digest gets a Sigstore bundle attached as an OCI referrer.
+    pub(crate) fn cosign3_sign(&self, image: &Image, key: &KeyPair) {
+        Outcome::run(self.cosign3_signing("sign", key).arg(image.by_digest())).assert_success();
+    }
+
+    /// `cosign attest --key --type custom --predicate FILE` with cosign 3: a DSSE bundle
+    /// attached as an OCI referrer.
+    pub(crate) fn cosign3_attest(&self, image: &Image, key: &KeyPair, predicate: &Path) {
+        Outcome::run(
+            self.cosign3_signing("attest", key)
+                .args(["--type", "custom", "--predicate"])
+                .arg(predicate)
+                .arg(image.by_digest()),
+        )
+        .assert_success();
+    }
+
+    fn cosign3_signing(&self, verb: &str, key: &KeyPair) -> Command {
+        let mut command = self.cosign3();
+        command
+            .args([verb, "--yes", "--allow-http-registry", "--key"])
+            .arg(&key.private)
+            .arg("--signing-config")
+            .arg(self.path(COSIGN3_SIGNING_CONFIG));
+        command
+    }
+
     /// `sigward sign --key KEY [ARGS] REFERENCE`.
     pub(crate) fn sigward_sign(&self, reference: &str, key: &KeyPair, args: &[&str]) -> Outcome {
         Outcome::run(
@@ -406,14 +459,10 @@ impl Lab {
             predicate_type,
         ]);
         if format == Attestation::Bundle {
-            let empty_root = json!({
-                "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            });
-            let empty_root = self.file("empty-trusted-root.json", empty_root.to_string());
             command
                 .arg("--new-bundle-format")
                 .arg("--trusted-root")
-                .arg(empty_root);
+                .arg(self.path(EMPTY_TRUSTED_ROOT));
         }
         command.arg("--key").arg(&key.public);
         Outcome::run(command.arg(reference))
@@ -433,6 +482,37 @@ impl Lab {
                 .args(args)
                 .arg(reference),
         )
+    }
+
+    /// `cosign verify --key PUB --insecure-ignore-tlog=true --allow-http-registry REF` with
+    /// cosign 3 (which reads both referrer bundles and `.sig` signatures).
+    pub(crate) fn cosign3_verify(&self, reference: &str, key: &KeyPair) -> Outcome {
+        Outcome::run(self.cosign3_verifying("verify", key).arg(reference))
+    }
+
+    /// `cosign verify-attestation --type TYPE` with cosign 3, as `cosign3_verify`.
+    pub(crate) fn cosign3_verify_attestation(
+        &self,
+        reference: &str,
+        key: &KeyPair,
+        predicate_type: &str,
+    ) -> Outcome {
+        Outcome::run(
+            self.cosign3_verifying("verify-attestation", key)
+                .args(["--type", predicate_type])
+                .arg(reference),
+        )
+    }
+
+    fn cosign3_verifying(&self, verb: &str, key: &KeyPair) -> Command {
+        let mut command = self.cosign3();
+        command
+            .args([verb, "--insecure-ignore-tlog=true", "--allow-http-registry"])
+            .arg("--trusted-root")
+            .arg(self.path(EMPTY_TRUSTED_ROOT))
+            .arg("--key")
+            .arg(&key.public);
+        command
     }
 
     /// `cosign verify --local-image` of an OCI layout written by `cosign save`.
@@ -476,6 +556,10 @@ impl Lab {
 
     fn cosign(&self) -> Command {
         self.command(&self.cosign)
+    }
+
+    fn cosign3(&self) -> Command {
+        self.command(&self.cosign3)
     }
 
     fn skopeo(&self) -> Command {
