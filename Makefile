@@ -22,18 +22,22 @@ export SIGWARD_BIN ?= $(TARGET_DIR)/release/sigward
 export SIGWARD_COSIGN ?= $(TOOLS_DIR)/cosign
 export SIGWARD_COSIGN3 ?= $(TOOLS_DIR)/cosign3
 export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
+export SIGWARD_TUF_PYTHON ?= $(TOOLS_DIR)/tuf-venv/bin/python
 export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
 .PHONY: tools bench-tools components build test conformance fmt lint demo demo-data bench \
   bench-webhook fuzz-build fuzz-smoke fuzz
 
 ## tools: what `make test` needs on a fresh Debian 12 machine (idempotent, no-op when present).
-## kubectl, openssl and curl are for the admission tests; Debian ships kubectl as kubernetes-client.
+## kubectl, openssl and curl are for the admission tests; Debian ships kubectl as kubernetes-client;
+## python-tuf (in a venv) writes the TUF repositories of the trust-root tests.
 tools:
 	tests/tools/apt-install.sh docker-registry:/usr/bin/docker-registry \
-	  kubernetes-client:/usr/bin/kubectl openssl:/usr/bin/openssl curl:/usr/bin/curl
+	  kubernetes-client:/usr/bin/kubectl openssl:/usr/bin/openssl curl:/usr/bin/curl \
+	  python3:/usr/bin/python3
 	rustup target add $(WASM_TARGET)
 	tests/tools/fetch-signers.sh $(TOOLS_DIR)
+	tests/tools/tuf-venv.sh $(TOOLS_DIR)/tuf-venv
 
 ## bench-tools: load generator, command timer and HTTP client for `make bench` and
 ## `make bench-webhook`.

@@ -19,3 +19,4 @@ mod hostile;
 mod keyed;
 mod negative;
 mod support;
+mod tuf;

@@ -182,7 +182,7 @@ impl Fetch for RegistryFetch {
             .map_err(fetch_error)?;
         self.trust
             .get(name)
-            .map(<[u8]>::to_vec)
+            .map(|bytes| bytes.to_vec())
             .map_err(|e| FetchError::NotFound(e.to_string()))
     }
 }

@@ -154,6 +154,20 @@ impl TrustedRoot {
     pub fn ctlog(&self, log_id: &[u8]) -> Option<&TransparencyLog> {
         self.ctlogs.iter().find(|log| log.log_id == log_id)
     }
+
+    /// The latest `validFor.start` of any log or authority: how recent the root's content is.
+    /// Sigstore adds keys with a new start and closes old ones with an `end`, so a root taken
+    /// later never has an older newest start; the host uses this to refuse a cached root that
+    /// predates the one it embeds. `None` for a root with nothing in it.
+    pub fn newest_start(&self) -> Option<UnixTime> {
+        let logs = self.tlogs.iter().chain(&self.ctlogs).map(|l| l.valid_for);
+        let authorities = self
+            .certificate_authorities
+            .iter()
+            .chain(&self.timestamp_authorities)
+            .map(|ca| ca.valid_for);
+        logs.chain(authorities).map(|v| v.start).max()
+    }
 }
 
 #[derive(Deserialize)]
@@ -320,6 +334,23 @@ mod tests {
         );
         assert!(rekor.key.is_ok());
         assert!(root.tlog(&rekor.log_id).is_some());
+    }
+
+    #[test]
+    fn newest_start_is_the_latest_key_or_authority() {
+        let staging = TrustedRoot::parse(&shared("trust/staging/trusted_root.json")).unwrap();
+        let production = TrustedRoot::parse(&shared("trust/production/trusted_root.json")).unwrap();
+        // The latest entries of each: a 2026 staging CT log, a 2025 production Rekor v2 log.
+        assert_eq!(
+            staging.newest_start(),
+            Some(parse_rfc3339("2026-01-14T00:00:00Z").unwrap())
+        );
+        assert_eq!(
+            production.newest_start(),
+            Some(parse_rfc3339("2025-09-23T00:00:00Z").unwrap())
+        );
+        let empty = br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#;
+        assert_eq!(TrustedRoot::parse(empty).unwrap().newest_start(), None);
     }
 
     #[test]

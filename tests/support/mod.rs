@@ -17,6 +17,7 @@ pub(crate) mod referrers;
 pub(crate) mod registry;
 pub(crate) mod signature;
 pub(crate) mod slow;
+pub(crate) mod tuf;
 pub(crate) mod webhook;
 
 use std::env;

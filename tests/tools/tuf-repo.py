@@ -59,7 +59,7 @@ STATES = [
                "cached, unexpired timestamp 2, also safe; never trust the expired one"),
     ("rollback", "reject: timestamp/snapshot/targets versions are lower than the client's "
                  "(byte-identical to v1; a fresh client would accept it)"),
-    ("rollback-snapshot", "reject: new timestamp (version 3) points at the old snapshot version 1"),
+    ("rollback-snapshot", "reject: new timestamp (version 3) points at old snapshot version 1"),
     ("rollback-targets", "reject: new snapshot (version 3) lists the old targets version 1"),
     ("mix-and-match", "reject: timestamp lists snapshot version 3 but 3.snapshot.json "
                       "is the (validly signed) version 2 snapshot"),
@@ -145,7 +145,10 @@ def main():
     if a == b:
         parser.error("--target-a and --target-b must differ")
     out = args.out_dir
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        # Only ever wipe a directory this script made (it always writes a README).
+        if not (out / "README").is_file():
+            parser.error(f"{out} is not empty and was not made by this script")
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
@@ -224,13 +227,15 @@ def main():
     states["bad-target-length"] = dict(v2, **{
         "timestamp.json": ts3, "3.snapshot.json": snap3, "3.targets.json": short_targets})
 
-    states["bad-timestamp-signature"] = dict(v2, **{"timestamp.json": make_timestamp(3, 2, stranger)})
+    states["bad-timestamp-signature"] = dict(v2, **{
+        "timestamp.json": make_timestamp(3, 2, stranger)})
 
     # Endless-data attacks: validly signed, padded past any sane size limit.
     states["oversized"] = dict(v2, **{
         "timestamp.json": make_timestamp(3, 2, online_key, extra=padding())})
     states["oversized-snapshot"] = dict(v2, **{
-        "timestamp.json": ts3, "3.snapshot.json": make_snapshot(3, 2, online_key, extra=padding())})
+        "timestamp.json": ts3,
+        "3.snapshot.json": make_snapshot(3, 2, online_key, extra=padding())})
 
     for name, _ in STATES:
         write_state(out, name, states[name])
@@ -243,6 +248,8 @@ def main():
         f"Target A = {args.target_a}", f"Target B = {args.target_b}", "",
     ]
     lines += [f"{name:24} {expect}" for name, expect in STATES]
+    lines += ["", "After `rotated` has been loaded, serving v2/ or v1/ again must be rejected:",
+              "the client must bootstrap from the root it persisted (version 2), not root.json."]
     (out / "README").write_text("\n".join(lines) + "\n")
 
 

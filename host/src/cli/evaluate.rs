@@ -64,6 +64,7 @@ impl EvaluateCommand {
         deadline: &Deadline,
     ) -> anyhow::Result<ExitCode> {
         let loaded = self.admission.load()?;
+        super::print_trust_notes(&loaded.trust);
         let reviews = self.reviews()?;
         let mut settings = loaded.settings;
         settings.at = crate::fetcher::unix_now();

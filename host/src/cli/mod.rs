@@ -10,6 +10,7 @@ mod precompile;
 mod serve;
 mod sign;
 mod timeout;
+mod trust;
 mod verify;
 mod verify_bundle;
 
@@ -49,6 +50,7 @@ enum Command {
     VerifyAttestation(verify::VerifyAttestationCommand),
     Evaluate(evaluate::EvaluateCommand),
     Serve(serve::ServeCommand),
+    Trust(trust::TrustCommand),
     #[command(hide = true)]
     Precompile(precompile::PrecompileCommand),
 }
@@ -72,6 +74,7 @@ impl Cli {
             Command::VerifyAttestation(cmd) => cmd.run(&component),
             Command::Evaluate(cmd) => cmd.run(&component),
             Command::Serve(cmd) => cmd.run(&component),
+            Command::Trust(cmd) => cmd.run(),
             Command::Precompile(cmd) => cmd.run(),
         }
     }
@@ -193,6 +196,13 @@ fn key_value(text: &str) -> Result<(String, String), String> {
         .filter(|(k, _)| !k.is_empty())
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}
+
+/// Prints what the user should know about the trust roots in force (see `TrustRoots::notes`).
+fn print_trust_notes(trust: &crate::trust::TrustRoots) {
+    for note in trust.notes() {
+        eprintln!("warning: {note}");
+    }
 }
 
 /// A tokio runtime for registry I/O: one worker, enough for a CLI.

@@ -12,12 +12,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::admission_args::AdmissionArgs;
+use super::trust::TufArgs;
 use super::{EXIT_OK, RegistryArgs};
 use crate::registry::{Layouts, Sources};
 use crate::runtime::{ComponentSource, Limits, Runtime};
 use crate::server::{
     self, Admission, AdmissionService, CacheConfig, Metrics, ServerConfig, SlotConfig, VerdictCache,
 };
+use crate::trust::store::Store;
+use crate::trust::tuf::{self, Timeouts};
+use crate::trust::{PRODUCTION_NAME, STAGING_NAME, judge_cached};
 
 /// Serve the admission webhook and Gatekeeper provider over HTTPS.
 #[derive(Debug, clap::Args)]
@@ -88,6 +92,22 @@ pub(crate) struct ServeCommand {
 
     #[command(flatten)]
     registry: RegistryArgs,
+
+    /// Keep the default trust root (production, or staging with --staging) current from this
+    /// TUF mirror, as `sigward trust init` does, in the background; the cache in the trust
+    /// directory ($SIGWARD_TRUST_DIR, else ~/.sigward/trust) must be writable. A refresh that
+    /// fails leaves the root in force.
+    #[arg(long, value_name = "URL")]
+    tuf_mirror: Option<String>,
+
+    /// The TUF root.json to start from when the cache holds none from the mirror's repository
+    /// (default: the embedded one of Sigstore's repository).
+    #[arg(long, value_name = "FILE", requires = "tuf_mirror")]
+    tuf_root: Option<PathBuf>,
+
+    /// How often the TUF mirror is checked.
+    #[arg(long, default_value = "1h", value_parser = super::timeout::parse_duration, value_name = "DURATION", requires = "tuf_mirror")]
+    tuf_refresh: Duration,
 }
 
 impl ServeCommand {
@@ -97,6 +117,13 @@ impl ServeCommand {
         let stamp = self.admission.stamp();
         let loaded = self.admission.load()?;
         tracing::info!(policies = loaded.policies.len(), "policies loaded");
+        for note in loaded.trust.notes() {
+            tracing::warn!("{note}");
+        }
+        let tuf = match &self.tuf_mirror {
+            Some(mirror) => Some(self.tuf_refresher(mirror, &loaded.settings.trusted_root)?),
+            None => None,
+        };
         let deadline = Duration::from_secs(self.request_timeout.max(1));
         let mut options = self.registry.options();
         // Each registry call must end well inside the request's budget.
@@ -145,13 +172,113 @@ impl ServeCommand {
             .build()
             .context("starting the I/O runtime")?;
         let reload = io.spawn(watch_policies(self.admission, stamp, Arc::clone(&service)));
+        let refresh = tuf
+            .map(|refresher| io.spawn(refresher.run(Arc::clone(&service), Arc::clone(&metrics))));
         io.block_on(async move {
             let bound = server::bind(config).await?;
             bound.run(service, metrics, server::shutdown_signal()).await;
             anyhow::Ok(())
         })?;
         reload.abort();
+        if let Some(refresh) = refresh {
+            refresh.abort();
+        }
         Ok(ExitCode::from(EXIT_OK))
+    }
+
+    /// The background refresh of the default trust root from `mirror`.
+    fn tuf_refresher(&self, mirror: &str, root_name: &str) -> anyhow::Result<TufRefresher> {
+        anyhow::ensure!(
+            [PRODUCTION_NAME, STAGING_NAME].contains(&root_name),
+            "--tuf-mirror keeps the production or staging root current; it cannot be combined \
+             with --trusted-root"
+        );
+        let args = TufArgs {
+            mirror: Some(mirror.to_owned()),
+            root: self.tuf_root.clone(),
+        };
+        let dir = crate::trust::trust_dir()
+            .context("--tuf-mirror needs a trust directory: set SIGWARD_TRUST_DIR or HOME")?;
+        Ok(TufRefresher {
+            name: root_name.to_owned(),
+            repository: args.repository(root_name)?,
+            store: Store::new(&dir, root_name),
+            every: self.tuf_refresh.max(Duration::from_secs(1)),
+        })
+    }
+}
+
+/// Keeps one trust root current from its TUF repository while the server runs.
+struct TufRefresher {
+    name: String,
+    repository: tuf::Repository,
+    store: Store,
+    every: Duration,
+}
+
+/// How often the trust root's age is updated in the metrics between refreshes.
+const AGE_TICK: Duration = Duration::from_secs(30);
+
+impl TufRefresher {
+    /// Refreshes now and then every `every`: a verified new root goes in force at once (and
+    /// the verdict cache is emptied); a failure is logged and the root in force stays. Between
+    /// refreshes the age of the root in force is kept in the metrics.
+    async fn run(self, service: Arc<AdmissionService>, metrics: Arc<Metrics>) {
+        let name = self.name.as_str();
+        loop {
+            let result =
+                match tuf::refresh(&self.store, &self.repository, Timeouts::default()).await {
+                    Ok(refreshed) => self.put_in_force(&refreshed, &service),
+                    Err(err) => {
+                        tracing::warn!(
+                            root = name,
+                            "trust root not refreshed, the one in force stays: {err}"
+                        );
+                        "failed"
+                    }
+                };
+            metrics.trust_root_refresh(name, result);
+            let next = tokio::time::Instant::now() + self.every;
+            loop {
+                if let Ok(Some(cached)) = self.store.current() {
+                    let age = crate::fetcher::unix_now() - cached.state.refreshed;
+                    metrics.trust_root_age(name, age);
+                }
+                let now = tokio::time::Instant::now();
+                if now >= next {
+                    break;
+                }
+                tokio::time::sleep((next - now).min(AGE_TICK)).await;
+            }
+        }
+    }
+
+    /// Puts the refreshed root in force if the cache rules allow it; the metrics result.
+    fn put_in_force(&self, refreshed: &tuf::Refreshed, service: &AdmissionService) -> &'static str {
+        let name = self.name.as_str();
+        let Ok(Some(cached)) = self.store.current() else {
+            tracing::warn!(
+                root = name,
+                "trust root refreshed but the cache cannot be read back"
+            );
+            return "failed";
+        };
+        match judge_cached(name, &cached, crate::fetcher::unix_now()) {
+            Ok(_) if service.replace_trust_root(name, cached.trusted_root) => {
+                tracing::info!(
+                    root = name,
+                    mirror = %refreshed.state.mirror,
+                    sha256 = %refreshed.state.trusted_root_sha256,
+                    "trust root updated from TUF"
+                );
+                "updated"
+            }
+            Ok(_) => "unchanged",
+            Err(refused) => {
+                tracing::warn!(root = name, "{refused}");
+                "failed"
+            }
+        }
     }
 }
 

@@ -96,7 +96,7 @@ impl Deadline {
 }
 
 /// Parses a Go-style duration (`1h`, `3m`, `30s`, `500ms`, `1m30s`) or a number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let invalid = || format!("{text:?} is not a duration such as 30s, 3m or 1m30s");
     if let Ok(seconds) = text.parse::<u64>() {
         return positive(Duration::from_secs(seconds), text);

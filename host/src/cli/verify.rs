@@ -160,6 +160,9 @@ impl VerifyArgs {
             None if self.staging => STAGING_NAME,
             None => PRODUCTION_NAME,
         };
+        if trusted_root != "file" {
+            super::print_trust_notes(&trust);
+        }
         let mut authorities = self
             .keys
             .iter()

@@ -76,6 +76,9 @@ impl VerifyBundleCommand {
             None if self.staging => STAGING_NAME,
             None => PRODUCTION_NAME,
         };
+        if trusted_root != "file" {
+            super::print_trust_notes(&trust);
+        }
         let request = BundleRequest {
             bundle,
             artifact,

@@ -111,6 +111,20 @@ impl AdmissionService {
     }
 }
 
+impl AdmissionService {
+    /// Puts a new `trusted_root.json` in force under `name` for the verifications that start
+    /// from now on, and forgets cached verdicts (they were reached under the old root). False
+    /// when those bytes were already in force (nothing changes).
+    pub fn replace_trust_root(&self, name: &str, bytes: Vec<u8>) -> bool {
+        if self.inner.trust.get(name).is_ok_and(|old| *old == *bytes) {
+            return false;
+        }
+        self.inner.trust.replace(name, bytes);
+        self.inner.cache.clear();
+        true
+    }
+}
+
 impl Service for AdmissionService {
     fn handle(&self, endpoint: Endpoint, body: Bytes) -> impl Future<Output = Reply> + Send {
         let inner = Arc::clone(&self.inner);

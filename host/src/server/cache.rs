@@ -1,7 +1,7 @@
 //! The verdict cache: outcomes of verifications keyed by everything that decides them (the
 //! image pinned by digest, the authority with its key or identities, the check, the
-//! transparency-log policy and the trust root's name; the trust roots themselves are fixed
-//! for the life of the process), with a TTL — long for verified outcomes, short for failures
+//! transparency-log policy and the trust root's name; when a trust root is replaced, the
+//! cache is emptied, [`VerdictCache::clear`]), with a TTL — long for verified outcomes, short for failures
 //! — and a size bound. Concurrent misses for one key share one verification.
 
 use std::collections::HashMap;
@@ -137,6 +137,14 @@ impl VerdictCache {
                 expires: now + ttl,
             },
         );
+    }
+
+    /// Forgets every outcome (verifications running now still finish and are kept).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// How many outcomes are held (live or expired).

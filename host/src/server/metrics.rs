@@ -34,7 +34,8 @@ const VERIFICATION_BUCKETS: [f64; 14] = [
 /// `sigward_verifications{outcome}`, `sigward_verification_duration_seconds`,
 /// `sigward_cache_lookups{result}`, `sigward_registry_fetches{kind}`,
 /// `sigward_open_connections`, `sigward_connections_shed`, `sigward_verifications_in_flight`,
-/// `sigward_verifications_refused{reason}`.
+/// `sigward_verifications_refused{reason}`, `sigward_trust_root_age_seconds{root}`,
+/// `sigward_trust_root_refreshes{root,result}`.
 pub struct Metrics {
     registry: Registry,
     requests: Family<EndpointCode, Counter>,
@@ -48,6 +49,8 @@ pub struct Metrics {
     connections_shed: Counter,
     verifications_in_flight: Gauge,
     verifications_refused: Family<ReasonLabel, Counter>,
+    trust_root_age: Family<RootLabel, Gauge>,
+    trust_root_refreshes: Family<RootResult, Counter>,
 }
 
 impl Metrics {
@@ -68,6 +71,8 @@ impl Metrics {
         let connections_shed = Counter::default();
         let verifications_in_flight = Gauge::default();
         let verifications_refused = Family::<ReasonLabel, Counter>::default();
+        let trust_root_age = Family::<RootLabel, Gauge>::default();
+        let trust_root_refreshes = Family::<RootResult, Counter>::default();
 
         registry.register(
             "sigward_requests",
@@ -126,6 +131,17 @@ impl Metrics {
              by reason (overloaded)",
             verifications_refused.clone(),
         );
+        registry.register(
+            "sigward_trust_root_age_seconds",
+            "Seconds since the trust root in force was last verified from its TUF repository \
+             (serve --tuf-mirror), by root",
+            trust_root_age.clone(),
+        );
+        registry.register(
+            "sigward_trust_root_refreshes",
+            "TUF refreshes of a trust root, by root and result (updated, unchanged, failed)",
+            trust_root_refreshes.clone(),
+        );
 
         Self {
             registry,
@@ -140,7 +156,27 @@ impl Metrics {
             connections_shed,
             verifications_in_flight,
             verifications_refused,
+            trust_root_age,
+            trust_root_refreshes,
         }
+    }
+
+    /// Records that the trust root `root` was last verified `seconds` ago.
+    pub fn trust_root_age(&self, root: &str, seconds: i64) {
+        let labels = RootLabel {
+            root: root.to_owned(),
+        };
+        self.trust_root_age.get_or_create(&labels).set(seconds);
+    }
+
+    /// Counts one TUF refresh of `root` that ended with `result` (`updated`, `unchanged`,
+    /// `failed`).
+    pub fn trust_root_refresh(&self, root: &str, result: &str) {
+        let labels = RootResult {
+            root: root.to_owned(),
+            result: result.to_owned(),
+        };
+        self.trust_root_refreshes.get_or_create(&labels).inc();
     }
 
     /// Counts one request to `endpoint` answered with HTTP status `status`.
@@ -281,6 +317,17 @@ struct ResultLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RootLabel {
+    root: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RootResult {
+    root: String,
+    result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

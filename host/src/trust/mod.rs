@@ -1,21 +1,51 @@
 //! Trust roots the host hands to the component by name (`fetcher.trusted-root`): the
-//! production and staging Sigstore roots embedded in the binary (see `roots/README.md` for
-//! where they came from), overridable without rebuilding, and files named on the command line.
+//! production and staging Sigstore roots, and files named on the command line.
 //!
-//! This module only finds bytes; the component parses and judges them.
+//! Where the production and staging roots come from, first found wins:
+//!
+//! 1. `<trust dir>/<name>.json`, a file the operator placed there (used as it is);
+//! 2. the TUF cache `<trust dir>/tuf/<name>/` that `sigward trust init` or `serve
+//!    --tuf-mirror` verified ([`store`], [`tuf`]) — unless it is older than the embedded root
+//!    (its newest key or authority starts before the embedded one's), which is then used, with
+//!    a note. A cache whose TUF timestamp has expired is still used, with a note saying how old
+//!    it is: it is the newest verified view, and the embedded one is older still;
+//! 3. the root embedded in the binary (see `roots/README.md` for where it came from).
+//!
+//! The trust directory is `$SIGWARD_TRUST_DIR`, else `$HOME/.sigward/trust`.
+//!
+//! This module only finds bytes (and checks that a cached root parses); the component parses
+//! and judges them.
+
+pub mod store;
+pub mod tuf;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sigward_policy::time::format_rfc3339;
+use sigward_policy::trust_root::TrustedRoot;
+
+use self::store::{Cached, Store};
 
 /// The production Sigstore trust root shipped with sigward.
 const PRODUCTION: &[u8] = include_bytes!("roots/production/trusted_root.json");
 /// The staging Sigstore trust root shipped with sigward.
 const STAGING: &[u8] = include_bytes!("roots/staging/trusted_root.json");
+/// The TUF root of the production Sigstore repository shipped with sigward.
+const PRODUCTION_TUF_ROOT: &[u8] = include_bytes!("roots/production/root.json");
+/// The TUF root of the staging Sigstore repository shipped with sigward.
+const STAGING_TUF_ROOT: &[u8] = include_bytes!("roots/staging/root.json");
 
 /// The name of the production root.
 pub const PRODUCTION_NAME: &str = "production";
 /// The name of the staging root.
 pub const STAGING_NAME: &str = "staging";
+
+/// Sigstore's production TUF mirror.
+pub const PRODUCTION_MIRROR: &str = "https://tuf-repo-cdn.sigstore.dev";
+/// Sigstore's staging TUF mirror.
+pub const STAGING_MIRROR: &str = "https://tuf-repo-cdn.sigstage.dev";
 
 /// Why a trust root could not be provided.
 #[derive(Debug, thiserror::Error)]
@@ -33,31 +63,131 @@ pub enum TrustError {
     },
 }
 
-/// Named trust roots.
-#[derive(Debug, Clone, Default)]
+/// The embedded TUF repository behind `name` (`production` or `staging`): its mirror and the
+/// TUF root a first refresh starts from.
+pub fn embedded_repository(name: &str) -> Option<(&'static str, &'static [u8])> {
+    match name {
+        PRODUCTION_NAME => Some((PRODUCTION_MIRROR, PRODUCTION_TUF_ROOT)),
+        STAGING_NAME => Some((STAGING_MIRROR, STAGING_TUF_ROOT)),
+        _ => None,
+    }
+}
+
+/// The embedded `trusted_root.json` called `name`.
+fn embedded(name: &str) -> Option<&'static [u8]> {
+    match name {
+        PRODUCTION_NAME => Some(PRODUCTION),
+        STAGING_NAME => Some(STAGING),
+        _ => None,
+    }
+}
+
+/// The trust directory: `$SIGWARD_TRUST_DIR`, else `$HOME/.sigward/trust`.
+pub fn trust_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    var("SIGWARD_TRUST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".sigward/trust")))
+}
+
+/// Whether the TUF cache `cached` may stand for the root `name` at `now`: `Err` (saying why)
+/// when it does not parse or is older than the embedded root, `Ok` with a note when its TUF
+/// timestamp has expired, `Ok(None)` when it is current.
+///
+/// # Errors
+///
+/// The reason the cache is not used, for the user.
+pub fn judge_cached(name: &str, cached: &Cached, now: i64) -> Result<Option<String>, String> {
+    let newest = |bytes: &[u8]| TrustedRoot::parse(bytes).map(|r| r.newest_start());
+    let embedded_newest = embedded(name).map(newest).and_then(Result::ok).flatten();
+    match newest(&cached.trusted_root) {
+        Err(err) => {
+            return Err(format!(
+                "the {name} trust root cached in {} is not a trusted root ({err}); using the \
+                 embedded root",
+                cached.dir.display()
+            ));
+        }
+        Ok(start) if start < embedded_newest => {
+            return Err(format!(
+                "the {name} trust root cached from {} is older than the one embedded in \
+                 sigward; using the embedded root (run `sigward trust init` to refresh)",
+                cached.state.mirror
+            ));
+        }
+        Ok(_) => {}
+    }
+    if cached.state.timestamp_expires >= now {
+        return Ok(None);
+    }
+    let days = (now - cached.state.refreshed) / 86_400;
+    Ok(Some(format!(
+        "the {name} trust root was last refreshed from {} at {} ({days} days ago) and its TUF \
+         timestamp expired at {}; still using it (run `sigward trust init` to refresh)",
+        cached.state.mirror,
+        format_rfc3339(cached.state.refreshed),
+        format_rfc3339(cached.state.timestamp_expires),
+    )))
+}
+
+/// Named trust roots. One can be replaced while in use ([`TrustRoots::replace`]): each
+/// [`TrustRoots::get`] returns the bytes in force at that moment, whole.
+#[derive(Debug, Default)]
 pub struct TrustRoots {
-    /// Roots loaded from files, by name; they shadow the embedded ones.
-    files: BTreeMap<String, Vec<u8>>,
+    /// Roots that shadow the embedded ones, by name.
+    roots: RwLock<BTreeMap<String, Arc<[u8]>>>,
+    /// What a user should know about the roots chosen (stale or refused caches).
+    notes: Vec<String>,
 }
 
 impl TrustRoots {
-    /// The embedded roots, each replaced by `$SIGWARD_TRUST_DIR/<name>.json` when that file
-    /// exists (a newer root without rebuilding).
+    /// The roots of the trust directory ([`trust_dir`]) over the embedded ones, as the module
+    /// documentation orders them.
     ///
     /// # Errors
     ///
     /// [`TrustError::Read`] when an override exists but cannot be read.
     pub fn new() -> Result<Self, TrustError> {
+        match trust_dir() {
+            Some(dir) => Self::from_dir(&dir),
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// The roots of `dir` over the embedded ones.
+    ///
+    /// # Errors
+    ///
+    /// [`TrustError::Read`] when an override exists but cannot be read.
+    pub fn from_dir(dir: &Path) -> Result<Self, TrustError> {
         let mut roots = Self::default();
-        if let Some(dir) = std::env::var_os("SIGWARD_TRUST_DIR").filter(|d| !d.is_empty()) {
-            for name in [PRODUCTION_NAME, STAGING_NAME] {
-                let path = Path::new(&dir).join(format!("{name}.json"));
-                if path.is_file() {
-                    roots.add_file(name, &path)?;
-                }
+        for name in [PRODUCTION_NAME, STAGING_NAME] {
+            let path = dir.join(format!("{name}.json"));
+            if path.is_file() {
+                roots.add_file(name, &path)?;
+                continue;
+            }
+            match Store::new(dir, name).current() {
+                Ok(Some(cached)) => roots.use_cached(name, &cached, crate::fetcher::unix_now()),
+                Ok(None) => {}
+                Err(err) => roots.notes.push(format!(
+                    "the {name} TUF cache in {} cannot be read ({err}); using the embedded root",
+                    dir.display()
+                )),
             }
         }
         Ok(roots)
+    }
+
+    /// Uses `cached` for `name` when [`judge_cached`] allows it, noting what it says.
+    fn use_cached(&mut self, name: &str, cached: &Cached, now: i64) {
+        match judge_cached(name, cached, now) {
+            Ok(stale) => {
+                self.notes.extend(stale);
+                self.replace(name, cached.trusted_root.clone());
+            }
+            Err(refused) => self.notes.push(refused),
+        }
     }
 
     /// Registers the file at `path` under `name`.
@@ -70,8 +200,16 @@ impl TrustRoots {
             path: path.to_owned(),
             source,
         })?;
-        self.files.insert(name.to_owned(), bytes);
+        self.replace(name, bytes);
         Ok(())
+    }
+
+    /// Puts `bytes` in force under `name` for every later [`TrustRoots::get`].
+    pub fn replace(&self, name: &str, bytes: Vec<u8>) {
+        self.roots
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), bytes.into());
     }
 
     /// The `trusted_root.json` bytes called `name`.
@@ -79,36 +217,22 @@ impl TrustRoots {
     /// # Errors
     ///
     /// [`TrustError::Unknown`] for a name nobody defined.
-    pub fn get(&self, name: &str) -> Result<&[u8], TrustError> {
-        if let Some(bytes) = self.files.get(name) {
-            return Ok(bytes);
+    pub fn get(&self, name: &str) -> Result<Arc<[u8]>, TrustError> {
+        let roots = self.roots.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(bytes) = roots.get(name) {
+            return Ok(Arc::clone(bytes));
         }
-        match name {
-            PRODUCTION_NAME => Ok(PRODUCTION),
-            STAGING_NAME => Ok(STAGING),
-            other => Err(TrustError::Unknown(other.to_owned())),
-        }
+        embedded(name)
+            .map(Arc::from)
+            .ok_or_else(|| TrustError::Unknown(name.to_owned()))
+    }
+
+    /// What a user should know about the roots chosen: a cache that is stale, unreadable or
+    /// older than the embedded root.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embeds_both_roots_and_files_shadow_them() {
-        let mut roots = TrustRoots::default();
-        assert!(roots.get(PRODUCTION_NAME).unwrap().starts_with(b"{"));
-        assert_ne!(
-            roots.get(PRODUCTION_NAME).unwrap(),
-            roots.get(STAGING_NAME).unwrap()
-        );
-        assert!(matches!(roots.get("nope"), Err(TrustError::Unknown(_))));
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("root.json");
-        std::fs::write(&file, b"{\"x\":1}").unwrap();
-        roots.add_file(PRODUCTION_NAME, &file).unwrap();
-        assert_eq!(roots.get(PRODUCTION_NAME).unwrap(), b"{\"x\":1}");
-        assert!(roots.add_file("x", &dir.path().join("missing")).is_err());
-    }
-}
+mod tests;
