@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -37,6 +38,29 @@ fn make_demo_command_verifies_the_demo_layout() {
 
     lab.cosign_verify_layout(&layout, &repo_root().join(DEMO_KEY))
         .assert_success();
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_verdict_as_exit_code() {
+    // `sigward verify … | head -0`: the reader is gone before sigward prints; the report is
+    // dropped without a panic and the exit code still says "verified".
+    let lab = Lab::new();
+    let mut child = lab
+        .sigward()
+        .current_dir(repo_root())
+        .args(["verify", IGNORE_TLOG, "--output", "json", "--key", DEMO_KEY])
+        .arg(format!("oci:{DEMO_LAYOUT}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sigward");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("sigward ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
 }
 
 #[test]

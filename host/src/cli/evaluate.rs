@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sigward_policy::admission::Review;
 
+use super::output::outln;
 use super::admission_args::AdmissionArgs;
 use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_NOT_VERIFIED, EXIT_OK, RegistryArgs};
@@ -103,7 +104,7 @@ impl EvaluateCommand {
             let allowed =
                 response.pointer("/response/allowed") == Some(&serde_json::Value::Bool(true));
             eprintln!("{} {label}", if allowed { "ALLOWED" } else { "DENIED" });
-            println!("{}", serde_json::to_string_pretty(&response)?);
+            outln!("{}", serde_json::to_string_pretty(&response)?);
             all_allowed &= allowed;
         }
         // Past the deadline, a denial is the timeout's doing (registry calls were cut short).

@@ -6,6 +6,7 @@
 
 mod admission_args;
 mod evaluate;
+mod output;
 mod precompile;
 mod serve;
 mod sign;

@@ -9,6 +9,7 @@ use sigward_policy::digest::Digest;
 use sigward_policy::image::SIGNATURE_ANNOTATION;
 use sigward_policy::simple_signing;
 
+use super::output::outln;
 use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_OK, RegistryArgs};
 use crate::registry::{Layer, Sources};
@@ -86,7 +87,7 @@ impl SignCommand {
         io.block_on(sources.append_signature(&self.image, &digest, layer, &budget))
             .with_context(|| format!("storing the signature of {}", self.image))?;
         eprintln!("Signed {} ({digest})", self.image);
-        println!("{digest}");
+        outln!("{digest}");
         Ok(ExitCode::from(EXIT_OK))
     }
 }

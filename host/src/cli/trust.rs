@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 use sigward_policy::time::format_rfc3339;
 
+use super::output::outln;
 use super::EXIT_OK;
 use crate::trust::store::Store;
 use crate::trust::tuf::{self, Repository, Timeouts};
@@ -122,7 +123,7 @@ impl InitCommand {
             .block_on(tuf::refresh(&store, &repository, timeouts))
             .with_context(|| format!("the {name} trust root was not updated"))?;
         let state = &refreshed.state;
-        println!(
+        outln!(
             "Initialized the {name} trust root from {} (TUF root version {}, timestamp valid \
              until {}): trusted_root.json sha256:{}{}",
             state.mirror,
@@ -167,7 +168,7 @@ impl StatusCommand {
                 None => "embedded".to_owned(),
             };
             let sha256 = base16ct::lower::encode_string(&Sha256::digest(&*roots.get(name)?));
-            println!("{name}: {source}; trusted_root.json sha256:{sha256}");
+            outln!("{name}: {source}; trusted_root.json sha256:{sha256}");
         }
         for note in roots.notes() {
             eprintln!("warning: {note}");

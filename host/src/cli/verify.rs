@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use sigward_policy::authority::{Authority, Keyless, NamedAuthority};
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
+use super::output::outln;
 use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs};
 use crate::fetcher::RegistryFetch;
@@ -244,25 +245,25 @@ impl VerifyArgs {
 
     fn print_report(&self, report: &Report) -> anyhow::Result<()> {
         if self.output == Output::Json {
-            println!("{}", serde_json::to_string_pretty(report)?);
+            outln!("{}", serde_json::to_string_pretty(report)?);
             return Ok(());
         }
         let digest = &report.digest;
         match &report.reason {
-            None => println!("Verified {} ({digest})", report.image),
-            Some(reason) => println!("NOT verified {} ({digest}): {reason}", report.image),
+            None => outln!("Verified {} ({digest})", report.image),
+            Some(reason) => outln!("NOT verified {} ({digest}): {reason}", report.image),
         }
         for sig in &report.signatures {
             match (&sig.authority, &sig.reason) {
                 (Some(authority), None) => {
-                    println!("  {} {}: verified by {authority}", sig.source, sig.digest)
+                    outln!("  {} {}: verified by {authority}", sig.source, sig.digest)
                 }
                 (_, reason) => {
                     let failed = sig.checks.iter().find(|c| c.outcome == "fail");
                     let detail = failed
                         .map(|c| format!("{}: {}", c.name, c.detail))
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "  {} {}: {} ({detail})",
                         sig.source,
                         sig.digest,
@@ -308,7 +309,7 @@ const TIMEOUT: &str = "timeout";
 /// Prints a command's error: on stdout as JSON with `--output json`, else on stderr.
 fn print_error(output: Output, denial: &Denial) {
     match output {
-        Output::Json => println!("{}", serde_json::json!({ "error": denial })),
+        Output::Json => outln!("{}", serde_json::json!({ "error": denial })),
         Output::Text => eprintln!("error: {}: {}", denial.reason, denial.message),
     }
 }

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use sigward_policy::authority::{Authority, Keyless};
 use sigward_policy::bundle::{ArtifactInput, BundleRequest};
 
+use super::output::outln;
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
@@ -98,7 +99,7 @@ impl VerifyBundleCommand {
             }
         };
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            outln!("{}", serde_json::to_string_pretty(&outcome)?);
         }
         match &outcome.reason {
             None => {
