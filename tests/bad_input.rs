@@ -185,6 +185,39 @@ fn unreachable_registry_is_an_error() {
 }
 
 #[test]
+fn errors_say_each_thing_once() {
+    // The reason code names the kind; the message adds only the detail (no
+    // `fetch-unavailable: unavailable: unavailable: …`).
+    let lab = Lab::new();
+    let key = lab.cosign_key_pair("signer");
+    let closed = free_port();
+    let cases = [
+        (
+            format!("127.0.0.1:{closed}/bad/once:v1"),
+            format!("error: fetch-unavailable: 127.0.0.1:{closed}/bad/once/manifests/v1: "),
+        ),
+        (
+            "oci:/nonexistent-layout".to_owned(),
+            "error: fetch-not-found: /nonexistent-layout/index.json".to_owned(),
+        ),
+        (
+            "Not A Reference!".to_owned(),
+            "error: invalid-request: image \"Not A Reference!\": ".to_owned(),
+        ),
+    ];
+    for (reference, start) in cases {
+        let outcome = crate::support::Outcome::run(
+            lab.sigward()
+                .args(["verify", "--insecure-ignore-tlog=true", "--key"])
+                .arg(&key.public)
+                .arg(&reference),
+        );
+        assert_eq!(outcome.code, Some(2), "{outcome}");
+        assert!(outcome.stderr.starts_with(&start), "{start}\n{outcome}");
+    }
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let lab = Lab::new();
     let (key, image) = signed_image(&lab, "bad/usage");

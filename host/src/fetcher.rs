@@ -187,17 +187,19 @@ impl Fetch for RegistryFetch {
     }
 }
 
+/// The guest's error for `err`: the kind goes in the variant (which becomes the reason code,
+/// e.g. `fetch-unavailable`), only the detail in the message, so nothing is said twice.
 fn fetch_error(err: RegistryError) -> FetchError {
-    let message = err.to_string();
     match err {
-        RegistryError::NotFound(..) => FetchError::NotFound(message),
-        RegistryError::Denied(..) => FetchError::Denied(message),
-        RegistryError::TooLarge { .. } => FetchError::TooLarge(message),
-        RegistryError::Invalid(..) => FetchError::Invalid(message),
-        RegistryError::Unavailable(..) => FetchError::Unavailable(message),
-        RegistryError::Unsupported(..) => FetchError::Unsupported(message),
-        RegistryError::OverBudget { .. } => FetchError::TooLarge(message),
-        RegistryError::DeadlinePassed { .. } => FetchError::Unavailable(message),
+        RegistryError::NotFound(detail) => FetchError::NotFound(detail),
+        RegistryError::Denied(detail) => FetchError::Denied(detail),
+        RegistryError::Invalid(detail) => FetchError::Invalid(detail),
+        RegistryError::Unavailable(detail) => FetchError::Unavailable(detail),
+        RegistryError::Unsupported(detail) => FetchError::Unsupported(detail),
+        err @ (RegistryError::TooLarge { .. } | RegistryError::OverBudget { .. }) => {
+            FetchError::TooLarge(err.to_string())
+        }
+        err @ RegistryError::DeadlinePassed { .. } => FetchError::Unavailable(err.to_string()),
     }
 }
 

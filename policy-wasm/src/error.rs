@@ -16,8 +16,9 @@ pub enum Error {
         /// What is wrong with the key.
         source: KeyError,
     },
-    /// The request itself is inconsistent (no authorities, a bad annotation, ...).
-    #[error("invalid request: {0}")]
+    /// The request itself is inconsistent (no authorities, a bad annotation, ...); the reason
+    /// code `invalid-request` says so, the message says what.
+    #[error("{0}")]
     InvalidRequest(String),
     /// The host could not fetch what was needed.
     #[error("{0}")]

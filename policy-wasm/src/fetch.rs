@@ -32,26 +32,28 @@ pub trait Fetch {
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError>;
 }
 
-/// Why the host could not provide something.
+/// Why the host could not provide something. The variant is the kind (the reason code
+/// `fetch-not-found`, `fetch-unavailable`, … says it), so the message is only the host's
+/// detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     /// No such object.
-    #[error("not found: {0}")]
+    #[error("{0}")]
     NotFound(String),
     /// Credentials missing or refused.
-    #[error("access denied: {0}")]
+    #[error("{0}")]
     Denied(String),
     /// Larger than the host allows.
-    #[error("too large: {0}")]
+    #[error("{0}")]
     TooLarge(String),
     /// The host received something invalid.
-    #[error("invalid content: {0}")]
+    #[error("{0}")]
     Invalid(String),
     /// Network failure, timeout or server error.
-    #[error("unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
     /// The host does not offer this.
-    #[error("unsupported: {0}")]
+    #[error("{0}")]
     Unsupported(String),
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sigward_policy::admission::Review;
 
-use super::output::outln;
 use super::admission_args::AdmissionArgs;
+use super::output::outln;
 use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_NOT_VERIFIED, EXIT_OK, RegistryArgs};
 use crate::fetcher::RegistryFetch;

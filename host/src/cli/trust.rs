@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 use sigward_policy::time::format_rfc3339;
 
-use super::output::outln;
 use super::EXIT_OK;
+use super::output::outln;
 use crate::trust::store::Store;
 use crate::trust::tuf::{self, Repository, Timeouts};
 use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots, embedded_repository, judge_cached};
