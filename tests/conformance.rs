@@ -2,25 +2,26 @@
 //! `../shared/conformance`), each run twice through `sigward verify-bundle` exactly as the public
 //! conformance protocol calls it: with the artifact's path, and with its `sha256:<hex>` digest.
 //!
-//! Like webpki's x509-limbo harness, every run is sorted into pass, unexpected accept or
-//! unexpected reject; a one-line summary is printed and any unexpected outcome fails the test.
+//! Like webpki's x509-limbo harness, every run is sorted into pass or unexpected outcome (an
+//! accept, a reject, or a reject for another reason than the one pinned in
+//! `policy-wasm/tests/conformance-reasons.txt`); a one-line summary is printed and any unexpected
+//! outcome fails the test. The cases are read by the loader the native runner shares
+//! (`policy-wasm/tests/common/conformance.rs`).
 //! Known divergences would be listed in `tests/conformance-divergences.txt` with a reason; the
 //! file is empty.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest as _, Sha256};
-
 use crate::support;
 
-const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
+#[path = "../policy-wasm/tests/common/conformance.rs"]
+mod cases;
+
+use cases::{DEFAULT_IDENTITY, DEFAULT_ISSUER, Signer};
 
 fn conformance_dir() -> PathBuf {
-    std::env::var_os("SIGWARD_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| support::shared_dir().join("conformance"))
+    cases::dir()
 }
 
 fn sigward() -> PathBuf {
@@ -29,96 +30,84 @@ fn sigward() -> PathBuf {
         .unwrap_or_else(|| support::repo_root().join("target/release/sigward"))
 }
 
-fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// Runs one case with `artifact` (a path or a digest); true when sigward accepted it.
-fn accepted(case: &Path, artifact: &str) -> (bool, String) {
+/// Runs `sigward verify-bundle` on `bundle` with `artifact` (a path or a digest): `None` when
+/// it verified, else the reason code it printed; and its stderr.
+fn verify_bundle(
+    bundle: &Path,
+    signer: &Signer,
+    trusted_root: Option<&Path>,
+    artifact: &str,
+) -> (Option<String>, String) {
     let mut cmd = Command::new(sigward());
-    cmd.arg("verify-bundle")
-        .arg("--bundle")
-        .arg(case.join("bundle.sigstore.json"));
-    if case.join("key.pub").exists() {
-        cmd.arg("--key").arg(case.join("key.pub"));
-    } else {
-        let identity =
-            read_trimmed(&case.join("identity")).unwrap_or_else(|| DEFAULT_IDENTITY.to_owned());
-        let issuer =
-            read_trimmed(&case.join("issuer")).unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
-        cmd.args([
-            "--certificate-identity",
-            &identity,
-            "--certificate-oidc-issuer",
-            &issuer,
-        ]);
+    cmd.arg("verify-bundle").arg("--bundle").arg(bundle);
+    match signer {
+        Signer::Key(key) => {
+            cmd.arg("--key").arg(key);
+        }
+        Signer::Identity { identity, issuer } => {
+            cmd.args(["--certificate-identity", identity])
+                .args(["--certificate-oidc-issuer", issuer]);
+        }
     }
-    if case.join("trusted_root.json").exists() {
-        cmd.arg("--trusted-root")
-            .arg(case.join("trusted_root.json"));
+    if let Some(root) = trusted_root {
+        cmd.arg("--trusted-root").arg(root);
     }
     cmd.arg(artifact);
     let output = cmd.output().expect("run sigward verify-bundle");
     let code = output.status.code();
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
     assert!(
         matches!(code, Some(0..=2)),
         "{}: exit {code:?}",
-        case.display()
+        bundle.display()
     );
-    (
-        code == Some(0),
-        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-    )
+    if code == Some(0) {
+        return (None, stderr);
+    }
+    // `NOT verified: REASON (…)` or `error: REASON: …`.
+    let reason = stderr
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("NOT verified: ")
+                .or_else(|| line.strip_prefix("error: "))
+        })
+        .and_then(|rest| rest.split([' ', ':']).next())
+        .unwrap_or("no reason printed")
+        .to_owned();
+    (Some(reason), stderr)
 }
 
 #[test]
 fn every_conformance_case_gives_its_verdict_with_path_and_digest() {
-    let cases_dir = conformance_dir().join("bundle-verify");
     let divergences =
         std::fs::read_to_string(support::repo_root().join("tests/conformance-divergences.txt"))
             .unwrap_or_default();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", cases_dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = cases::cases();
     let (mut passed, mut unexpected) = (0, Vec::new());
     for case in &cases {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
         if divergences
             .lines()
-            .any(|l| l.split_whitespace().next() == Some(name.as_str()))
+            .any(|l| l.split_whitespace().next() == Some(case.name.as_str()))
         {
             continue;
         }
-        let artifact = if case.join("artifact").exists() {
-            case.join("artifact")
-        } else {
-            cases_dir.join("a.txt")
-        };
-        let sha256 = Sha256::digest(std::fs::read(&artifact).unwrap());
-        let digest = format!(
-            "sha256:{}",
-            sha256
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
-        let should_pass = !name.ends_with("_fail");
-        for input in [artifact.display().to_string(), digest] {
-            let (ok, stderr) = accepted(case, &input);
-            if ok == should_pass {
+        for input in [
+            case.artifact.display().to_string(),
+            case.artifact_digest.clone(),
+        ] {
+            let (reason, stderr) = verify_bundle(
+                &case.bundle,
+                &case.signer,
+                case.trusted_root.as_deref(),
+                &input,
+            );
+            if reason == case.rejected_for {
                 passed += 1;
             } else {
-                let kind = if ok {
-                    "unexpected accept"
-                } else {
-                    "unexpected reject"
-                };
-                unexpected.push(format!("{kind}: {name} ({input}): {stderr}"));
+                unexpected.push(format!(
+                    "{} ({input}): expected {:?}, got {reason:?}: {stderr}",
+                    case.name, case.rejected_for
+                ));
             }
         }
     }
@@ -131,7 +120,7 @@ fn every_conformance_case_gives_its_verdict_with_path_and_digest() {
         cases.len() >= 40,
         "only {} cases found in {}",
         cases.len(),
-        cases_dir.display()
+        conformance_dir().display()
     );
     assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
 }
@@ -179,10 +168,17 @@ fn rekor_v2_entry_log_is_identified_by_its_signer() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bundle.sigstore.json"), bundle.to_string()).unwrap();
         std::fs::write(dir.path().join("trusted_root.json"), root.to_string()).unwrap();
-        let (ok, stderr) = accepted(dir.path(), &artifact.display().to_string());
-        assert_eq!(ok, accept, "{what}: {stderr}");
-        if !accept {
-            assert!(stderr.contains("tlog-invalid"), "{what}: {stderr}");
-        }
+        let signer = Signer::Identity {
+            identity: DEFAULT_IDENTITY.to_owned(),
+            issuer: DEFAULT_ISSUER.to_owned(),
+        };
+        let (reason, stderr) = verify_bundle(
+            &dir.path().join("bundle.sigstore.json"),
+            &signer,
+            Some(&dir.path().join("trusted_root.json")),
+            &artifact.display().to_string(),
+        );
+        let expected = (!accept).then(|| "tlog-invalid".to_owned());
+        assert_eq!(reason, expected, "{what}: {stderr}");
     }
 }

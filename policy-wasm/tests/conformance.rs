@@ -1,29 +1,23 @@
 //! The Sigstore conformance cases, natively against `sigward-policy` (the CLI runs them through
-//! the component in `tests/` of the workspace). Each case runs with the artifact's bytes and
-//! with its digest; any unexpected accept or reject fails, after a one-line summary.
+//! the component in `tests/` of the workspace, the host's runtime tests compare the two). Each
+//! case runs with the artifact's bytes and with its digest; any unexpected accept or reject, or
+//! a reject for another reason than the one pinned in `conformance-reasons.txt`, fails, after a
+//! one-line summary. The cases are read by `common/conformance.rs`, which every runner shares.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sigward_policy::authority::{Authority, Identity, Keyless, Matcher};
 use sigward_policy::bundle::{ArtifactInput, BundleRequest, verify_bundle_request};
 use sigward_policy::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 
-const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
+#[path = "common/conformance.rs"]
+mod conformance;
 
-fn conformance() -> PathBuf {
-    std::env::var_os("SIGWARD_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            [env!("CARGO_MANIFEST_DIR"), "../../shared/conformance"]
-                .iter()
-                .collect()
-        })
-}
+use conformance::{Case, Signer};
 
 /// Trust roots from files: the case's own, or the production root.
 struct Roots {
-    case: PathBuf,
+    case: Option<PathBuf>,
 }
 
 impl Fetch for Roots {
@@ -34,9 +28,9 @@ impl Fetch for Roots {
         Err(FetchError::Unsupported(image.to_owned()))
     }
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
-        let path = match name {
-            "case" => self.case.join("trusted_root.json"),
-            other => conformance()
+        let path = match (name, &self.case) {
+            ("case", Some(path)) => path.clone(),
+            (other, _) => conformance::dir()
                 .join("trust")
                 .join(other)
                 .join("trusted_root.json"),
@@ -45,87 +39,63 @@ impl Fetch for Roots {
     }
 }
 
-fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-fn run(case: &Path, artifact: ArtifactInput) -> Result<(), String> {
-    let root = if case.join("trusted_root.json").exists() {
+/// Verifies `case` with `artifact`: `Ok` when verified, else the reason code and message.
+fn run(case: &Case, artifact: ArtifactInput) -> Result<(), (String, String)> {
+    let root = if case.trusted_root.is_some() {
         "case"
     } else {
         "production"
     };
-    let authority = match std::fs::read_to_string(case.join("key.pub")) {
-        Ok(pem) => Authority::Key(pem),
-        Err(_) => Authority::Keyless(Keyless {
+    let authority = match &case.signer {
+        Signer::Key(path) => Authority::Key(std::fs::read_to_string(path).unwrap()),
+        Signer::Identity { identity, issuer } => Authority::Keyless(Keyless {
             identities: vec![Identity {
-                subject: Matcher::Exact(
-                    read_trimmed(&case.join("identity"))
-                        .unwrap_or_else(|| DEFAULT_IDENTITY.to_owned()),
-                ),
-                issuer: Matcher::Exact(
-                    read_trimmed(&case.join("issuer")).unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
-                ),
+                subject: Matcher::Exact(identity.clone()),
+                issuer: Matcher::Exact(issuer.clone()),
             }],
             trusted_root: root.to_owned(),
         }),
     };
     let request = BundleRequest {
-        bundle: std::fs::read(case.join("bundle.sigstore.json")).map_err(|e| e.to_string())?,
+        bundle: std::fs::read(&case.bundle).unwrap(),
         artifact,
         authority,
         trusted_root: root.to_owned(),
         at: 1_750_000_000,
     };
-    let report = verify_bundle_request(
-        &request,
-        &mut Roots {
-            case: case.to_owned(),
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let mut roots = Roots {
+        case: case.trusted_root.clone(),
+    };
+    let report = verify_bundle_request(&request, &mut roots)
+        .map_err(|e| (e.reason().code().to_owned(), e.to_string()))?;
     match report.error {
         None => Ok(()),
-        Some(err) => Err(format!("{}: {err}", err.reason().code())),
+        Some(err) => Err((err.reason().code().to_owned(), err.to_string())),
     }
 }
 
 #[test]
 fn every_case_gives_its_verdict_natively() {
-    let dir = conformance().join("bundle-verify");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = conformance::cases();
     let (mut passed, mut unexpected) = (0, Vec::new());
     for case in &cases {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let artifact_path = if case.join("artifact").exists() {
-            case.join("artifact")
-        } else {
-            dir.join("a.txt")
-        };
-        let bytes = std::fs::read(&artifact_path).unwrap();
-        let digest = format!(
-            "sha256:{}",
-            sigward_policy::digest::Digest::of(&bytes).hex()
-        );
+        let bytes = std::fs::read(&case.artifact).unwrap();
         for (form, artifact) in [
-            ("bytes", ArtifactInput::Bytes(bytes.clone())),
-            ("digest", ArtifactInput::Digest(digest)),
+            ("bytes", ArtifactInput::Bytes(bytes)),
+            (
+                "digest",
+                ArtifactInput::Digest(case.artifact_digest.clone()),
+            ),
         ] {
             let outcome = run(case, artifact);
-            if std::env::var_os("SIGWARD_SHOW_REASONS").is_some() {
-                println!("{name} ({form}): {outcome:?}");
-            }
-            if outcome.is_ok() != name.ends_with("_fail") {
+            let got = outcome.as_ref().err().map(|(reason, _)| reason.as_str());
+            if got == case.rejected_for.as_deref() {
                 passed += 1;
             } else {
-                unexpected.push(format!("{name} ({form}): {outcome:?}"));
+                unexpected.push(format!(
+                    "{} ({form}): expected {:?}, got {outcome:?}",
+                    case.name, case.rejected_for
+                ));
             }
         }
     }

@@ -299,10 +299,14 @@ fn refuses_files_that_are_not_components() {
     assert!(matches!(missing.err().unwrap(), RuntimeError::Read { .. }));
 }
 
+/// The conformance-case loader every runner shares.
+#[path = "../../../policy-wasm/tests/common/conformance.rs"]
+mod conformance;
+
 /// Serves trust roots from the conformance directory: the case's own, else production.
 #[derive(Clone)]
 struct ConformanceRoots {
-    case: PathBuf,
+    case: Option<PathBuf>,
 }
 
 impl Fetch for ConformanceRoots {
@@ -313,11 +317,10 @@ impl Fetch for ConformanceRoots {
         Err(FetchError::Unsupported(image.to_owned()))
     }
     fn trusted_root(&mut self, name: &str) -> Result<Vec<u8>, FetchError> {
-        let path = match name {
-            "case" => self.case.join("trusted_root.json"),
-            other => self
-                .case
-                .join("../../trust")
+        let path = match (name, &self.case) {
+            ("case", Some(path)) => path.clone(),
+            (other, _) => conformance::dir()
+                .join("trust")
                 .join(other)
                 .join("trusted_root.json"),
         };
@@ -328,60 +331,49 @@ impl Fetch for ConformanceRoots {
 /// The same Sigstore vectors as the native runner, through the component: identical outcomes.
 #[test]
 fn component_and_native_core_agree_on_every_conformance_case() {
+    use conformance::Signer;
     use sigward_policy::authority::{Identity, Keyless, Matcher};
     use sigward_policy::bundle::{ArtifactInput, BundleRequest, verify_bundle_request};
 
-    let dir: PathBuf = std::env::var_os("SIGWARD_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            [env!("CARGO_MANIFEST_DIR"), "../../shared/conformance"]
-                .iter()
-                .collect()
-        })
-        .join("bundle-verify");
     let runtime = runtime(&ComponentSource::EmbeddedWide, Limits::default());
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let case = entry.unwrap().path();
-        if !case.is_dir() {
-            continue;
-        }
-        seen += 1;
-        let root = if case.join("trusted_root.json").exists() {
+    let cases = conformance::cases();
+    for case in &cases {
+        let root = if case.trusted_root.is_some() {
             "case"
         } else {
             "production"
         };
-        let authority = match std::fs::read_to_string(case.join("key.pub")) {
-            Ok(pem) => Authority::Key(pem),
-            Err(_) => Authority::Keyless(Keyless {
+        let authority = match &case.signer {
+            Signer::Key(path) => Authority::Key(std::fs::read_to_string(path).unwrap()),
+            Signer::Identity { identity, issuer } => Authority::Keyless(Keyless {
                 identities: vec![Identity {
-                    subject: Matcher::Exact(
-                        std::fs::read_to_string(case.join("identity")).map(|s| s.trim().to_owned()).unwrap_or_else(|_| {
-                            "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".to_owned()
-                        }),
-                    ),
-                    issuer: Matcher::Exact("https://token.actions.githubusercontent.com".to_owned()),
+                    subject: Matcher::Exact(identity.clone()),
+                    issuer: Matcher::Exact(issuer.clone()),
                 }],
                 trusted_root: root.to_owned(),
             }),
         };
-        let artifact = std::fs::read(case.join("artifact"))
-            .or_else(|_| std::fs::read(dir.join("a.txt")))
-            .unwrap();
         let request = BundleRequest {
-            bundle: std::fs::read(case.join("bundle.sigstore.json")).unwrap(),
-            artifact: ArtifactInput::Bytes(artifact),
+            bundle: std::fs::read(&case.bundle).unwrap(),
+            artifact: ArtifactInput::Bytes(std::fs::read(&case.artifact).unwrap()),
             authority,
             trusted_root: root.to_owned(),
             at: 1_750_000_000,
         };
-        let source = ConformanceRoots { case: case.clone() };
+        let source = ConformanceRoots {
+            case: case.trusted_root.clone(),
+        };
         let native = verify_bundle_request(&request, &mut source.clone())
             .map(|report| BundleOutcome::from_core(&report))
             .map_err(|err| Denial::from(&err));
         let wasm = runtime.verify_bundle(&request, Box::new(source)).unwrap();
-        assert_eq!(wasm, native, "{}", case.display());
+        assert_eq!(wasm, native, "{}", case.name);
+        // The component gives the pinned reason, denial or report alike.
+        let reason = match &wasm {
+            Ok(outcome) => outcome.reason.clone(),
+            Err(denial) => Some(denial.reason.clone()),
+        };
+        assert_eq!(reason, case.rejected_for, "{}", case.name);
     }
-    assert!(seen >= 40);
+    assert!(cases.len() >= 40);
 }
