@@ -12,3 +12,4 @@ pub mod runtime;
 pub mod server;
 pub mod signing;
 pub mod trust;
+mod watch;

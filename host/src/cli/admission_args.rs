@@ -124,17 +124,10 @@ impl AdmissionArgs {
         Ok((texts, policies))
     }
 
-    /// What the policy files look like on disk now (names, sizes, modification times, following
-    /// symlinks as a mounted ConfigMap's are), to notice a change; `None` when unreadable.
-    pub(crate) fn stamp(&self) -> Option<Vec<(PathBuf, u64, std::time::SystemTime)>> {
-        self.files()
-            .ok()?
-            .into_iter()
-            .map(|path| {
-                let meta = std::fs::metadata(&path).ok()?;
-                Some((path, meta.len(), meta.modified().ok()?))
-            })
-            .collect()
+    /// What the policy files look like on disk now (following symlinks, as a mounted
+    /// ConfigMap's are), to notice a change.
+    pub(crate) fn stamp(&self) -> crate::watch::Stamp {
+        crate::watch::Stamp::of(self.files().map_err(std::io::Error::other))
     }
 
     /// The policy files: each `--policy` file, and the policy files of each directory (sorted).

@@ -22,6 +22,7 @@ use crate::server::{
 use crate::trust::store::Store;
 use crate::trust::tuf::{self, Timeouts};
 use crate::trust::{PRODUCTION_NAME, STAGING_NAME, judge_cached};
+use crate::watch::Stamp;
 
 /// Serve the admission webhook and Gatekeeper provider over HTTPS.
 #[derive(Debug, clap::Args)]
@@ -287,19 +288,12 @@ const POLICY_POLL: Duration = Duration::from_secs(2);
 
 /// Puts changed policies in force: checks the files every [`POLICY_POLL`]; a set that does not
 /// load is refused with an error log and the policies in force stay.
-async fn watch_policies(
-    args: AdmissionArgs,
-    mut stamp: Option<Vec<(PathBuf, u64, std::time::SystemTime)>>,
-    service: Arc<AdmissionService>,
-) {
-    loop {
-        tokio::time::sleep(POLICY_POLL).await;
-        let now = args.stamp();
-        if now == stamp {
-            continue;
-        }
-        stamp = now;
-        match args.load_policies() {
+async fn watch_policies(args: AdmissionArgs, seen: Stamp, service: Arc<AdmissionService>) {
+    crate::watch::watch(
+        POLICY_POLL,
+        seen,
+        || args.stamp(),
+        |_| match args.load_policies() {
             Ok(policies) => {
                 tracing::info!(policies = policies.len(), "policies reloaded");
                 service.replace_policies(policies);
@@ -307,8 +301,9 @@ async fn watch_policies(
             Err(err) => {
                 tracing::error!("policies not reloaded, the previous ones stay in force: {err:#}");
             }
-        }
-    }
+        },
+    )
+    .await;
 }
 
 /// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).

@@ -159,7 +159,7 @@ pub struct Bound {
 /// error names the file), [`ServerError::Bind`] when the address cannot be listened on.
 pub async fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
     let files = CertFiles::new(config.tls_cert.clone(), config.tls_key.clone());
-    let (resolver, stamp) = files.load_resolver().await?;
+    let (resolver, stamp) = files.load_resolver()?;
     let resolver = Arc::new(resolver);
     let tls = tls::server_config(&files, Arc::clone(&resolver))?;
     let addr = config.listen;

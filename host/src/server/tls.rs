@@ -2,9 +2,9 @@
 //! ALPN `http/1.1`) whose certificate comes from two PEM files and follows them when they
 //! change, as cert-manager and Kubernetes secret volumes rotate them.
 //!
-//! Reloading is done by a background tokio task ([`CertFiles::watch`]) that polls once per
-//! second: it compares each file's modification time and length with what it saw last and
-//! reloads both files when either differs. Handshakes never touch the file system; they take
+//! Reloading is done by a background tokio task ([`CertFiles::watch`], on `crate::watch`) that
+//! polls once per second: it compares each file's modification time and length with what it saw
+//! last and reloads both files when either differs. Handshakes never touch the file system; they take
 //! the current certificate from [`CertResolver`]. A reload that fails (unreadable file, bad
 //! PEM, a key that does not match the certificate, e.g. halfway through a rotation) keeps the
 //! previous certificate, logs a warning and is retried when the files change again. Only the
@@ -13,7 +13,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+pub(crate) use crate::watch::Stamp;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -105,10 +107,10 @@ impl CertFiles {
     }
 
     /// Loads the files for the first time.
-    pub(crate) async fn load_resolver(&self) -> Result<(CertResolver, Stamp), TlsError> {
+    pub(crate) fn load_resolver(&self) -> Result<(CertResolver, Stamp), TlsError> {
         // Stamp before reading: a change during the read shows up as a new stamp next poll.
-        let stamp = self.stamp().await;
-        let key = self.load().await?;
+        let stamp = self.stamp();
+        let key = self.load()?;
         Ok((
             CertResolver {
                 current: RwLock::new(Arc::new(key)),
@@ -119,41 +121,40 @@ impl CertFiles {
 
     /// Polls the files every [`POLL_INTERVAL`] and puts each successfully reloaded
     /// certificate into `resolver`. Runs until the task is aborted.
-    pub(crate) async fn watch(self, resolver: Arc<CertResolver>, mut seen: Stamp) {
-        let mut ticks = tokio::time::interval(POLL_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let stamp = self.stamp().await;
-            if stamp == seen {
-                continue;
-            }
-            seen = stamp;
-            if let Stamp::Unreadable(err) = &seen {
-                tracing::warn!(
-                    cert = %self.cert.display(),
-                    key = %self.key.display(),
-                    error = %err,
-                    "TLS certificate files unreadable; keeping the previous certificate",
-                );
-                continue;
-            }
-            match self.load().await {
-                Ok(key) => {
-                    resolver.set(Arc::new(key));
-                    tracing::info!(cert = %self.cert.display(), "reloaded TLS certificate");
+    pub(crate) async fn watch(self, resolver: Arc<CertResolver>, seen: Stamp) {
+        let files = self.clone();
+        crate::watch::watch(
+            POLL_INTERVAL,
+            seen,
+            move || files.stamp(),
+            |stamp| {
+                if let Some(err) = stamp.unreadable() {
+                    tracing::warn!(
+                        cert = %self.cert.display(),
+                        key = %self.key.display(),
+                        error = %err,
+                        "TLS certificate files unreadable; keeping the previous certificate",
+                    );
+                    return;
                 }
-                Err(err) => tracing::warn!(
-                    error = %err,
-                    "reloading TLS certificate failed; keeping the previous certificate",
-                ),
-            }
-        }
+                match self.load() {
+                    Ok(key) => {
+                        resolver.set(Arc::new(key));
+                        tracing::info!(cert = %self.cert.display(), "reloaded TLS certificate");
+                    }
+                    Err(err) => tracing::warn!(
+                        error = %err,
+                        "reloading TLS certificate failed; keeping the previous certificate",
+                    ),
+                }
+            },
+        )
+        .await;
     }
 
-    async fn load(&self) -> Result<CertifiedKey, TlsError> {
-        let cert_pem = read(&self.cert).await?;
-        let key_pem = read(&self.key).await?;
+    fn load(&self) -> Result<CertifiedKey, TlsError> {
+        let cert_pem = read(&self.cert)?;
+        let key_pem = read(&self.key)?;
         let chain = CertificateDer::pem_slice_iter(&cert_pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|source| TlsError::Pem {
@@ -176,11 +177,8 @@ impl CertFiles {
         })
     }
 
-    async fn stamp(&self) -> Stamp {
-        match (file_stamp(&self.cert).await, file_stamp(&self.key).await) {
-            (Ok(cert), Ok(key)) => Stamp::Files { cert, key },
-            (Err(err), _) | (_, Err(err)) => Stamp::Unreadable(err.kind()),
-        }
+    fn stamp(&self) -> Stamp {
+        Stamp::of(Ok(vec![self.cert.clone(), self.key.clone()]))
     }
 }
 
@@ -201,41 +199,9 @@ impl ResolvesServerCert for CertResolver {
     }
 }
 
-/// What the files looked like when last checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Stamp {
-    /// Both files' metadata.
-    Files {
-        /// The certificate file's.
-        cert: FileStamp,
-        /// The key file's.
-        key: FileStamp,
-    },
-    /// Either file's metadata could not be read.
-    Unreadable(io::ErrorKind),
-}
-
-/// One file's modification time and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileStamp {
-    modified: Option<SystemTime>,
-    len: u64,
-}
-
-async fn file_stamp(path: &Path) -> io::Result<FileStamp> {
-    // `metadata` follows symlinks, so the `..data` swap of a Kubernetes secret volume counts.
-    let meta = tokio::fs::metadata(path).await?;
-    Ok(FileStamp {
-        modified: meta.modified().ok(),
-        len: meta.len(),
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
     })
-}
-
-async fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    tokio::fs::read(path)
-        .await
-        .map_err(|source| TlsError::Read {
-            path: path.to_owned(),
-            source,
-        })
 }
