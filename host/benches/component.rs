@@ -152,14 +152,14 @@ fn main() {
                 .verify_image(&request, Box::new(source.clone()))
                 .unwrap()
                 .unwrap();
-            assert!(report.verified);
+            assert!(report.verified());
         });
         let instantiate = time(N, || {
             let denial = runtime
                 .verify_image(&empty, Box::new(source.clone()))
                 .unwrap()
                 .unwrap_err();
-            assert_eq!(denial.reason, "invalid-request");
+            assert_eq!(denial.reason, sigward_policy::Reason::InvalidRequest);
         });
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let ratio = verify.as_secs_f64() / native.as_secs_f64();

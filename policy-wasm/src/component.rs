@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::authority::{Authority, Identity, Keyless, Matcher, NamedAuthority};
 use crate::bundle;
-use crate::error::Error;
+use crate::error::{Error, Reason};
 use crate::fetch::{self, Fetch};
 use crate::image::{self, CheckKind, TlogPolicy};
 use crate::verdict;
@@ -74,15 +74,15 @@ impl wit_admission::Guest for Component {
     fn evaluate(
         request: wit_admission::AdmissionRequest,
     ) -> Result<wit_admission::AdmissionResult, wit::Denial> {
-        let refuse = |reason: &str, message: String| wit::Denial {
-            reason: reason.to_owned(),
+        let refuse = |reason: Reason, message: String| wit::Denial {
+            reason: reason.code().to_owned(),
             message,
         };
         let mut policies = Vec::new();
         for text in &request.policies {
             policies.extend(
                 policy::ClusterImagePolicy::parse_all(text)
-                    .map_err(|e| refuse("invalid-policy", e.to_string()))?,
+                    .map_err(|e| refuse(Reason::InvalidPolicy, e.to_string()))?,
             );
         }
         let review = match admission::Review::parse(request.review.as_bytes()) {
@@ -93,7 +93,7 @@ impl wit_admission::Guest for Component {
                     explanation: vec![message],
                 });
             }
-            Err(error) => return Err(refuse("invalid-request", error.to_string())),
+            Err(error) => return Err(refuse(Reason::InvalidRequest, error.to_string())),
         };
         let settings = admission::Settings {
             no_match: match request.no_match {
@@ -220,7 +220,7 @@ fn matcher(matcher: wit::Matcher) -> Matcher {
 
 fn check(check: verdict::Check) -> wit::Check {
     wit::Check {
-        name: check.name.to_owned(),
+        name: check.name.into_owned(),
         outcome: match check.outcome {
             verdict::Outcome::Pass => wit::Outcome::Pass,
             verdict::Outcome::Fail => wit::Outcome::Fail,

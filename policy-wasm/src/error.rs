@@ -43,8 +43,11 @@ pub enum Error {
     NotSupported(&'static str),
 }
 
-/// Stable kebab-case reason codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Stable kebab-case reason codes: every code any surface reports, the host's included, so
+/// that a code is spelled and parsed in one place ([`Reason::code`], [`Reason::from_code`]).
+/// Which of several failures is "the" reason is [`Reason::rank`]'s business, not the order
+/// of these variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     // Per-signature reasons, in the order the checks run: a later one got further.
     /// The layer's (or bundle's) media type is not the kind it is read as.
@@ -113,7 +116,68 @@ pub enum Reason {
     FetchUnavailable,
     /// The host does not offer something needed.
     FetchUnsupported,
+    /// The admission request or a policy in it is invalid (the component's `admission`).
+    InvalidPolicy,
+    // Host-level: the verification did not run to its end.
+    /// The trust root could not be read.
+    TrustRoot,
+    /// The request's deadline passed.
+    Deadline,
+    /// The command's `--timeout` passed.
+    Timeout,
+    /// The verifier trapped, ran out of fuel or memory, or broke its contract.
+    VerifierFailed,
+    /// The verifier component could not be loaded.
+    ComponentUnavailable,
+    /// No verification slot was free before the deadline.
+    Overloaded,
+    /// The host itself failed (a runtime could not start).
+    Internal,
 }
+
+/// Every reason, for parsing and tests.
+pub const ALL_REASONS: [Reason; 40] = [
+    Reason::WrongMediaType,
+    Reason::PayloadDigestMismatch,
+    Reason::MissingSignature,
+    Reason::InvalidSignatureEncoding,
+    Reason::SignatureMismatch,
+    Reason::BundleMalformed,
+    Reason::AuthorityMismatch,
+    Reason::RootInChain,
+    Reason::TlogInvalid,
+    Reason::TimestampInvalid,
+    Reason::NoVerifiedTime,
+    Reason::CertificateInvalid,
+    Reason::SctInvalid,
+    Reason::IdentityMismatch,
+    Reason::MalformedPayload,
+    Reason::WrongPayloadType,
+    Reason::ManifestDigestMismatch,
+    Reason::PredicateTypeMismatch,
+    Reason::ReferenceMismatch,
+    Reason::AnnotationMismatch,
+    Reason::TlogMissing,
+    Reason::TlogBodyMismatch,
+    Reason::NotSupported,
+    Reason::NoSignatures,
+    Reason::InvalidKey,
+    Reason::InvalidRequest,
+    Reason::FetchNotFound,
+    Reason::FetchDenied,
+    Reason::FetchTooLarge,
+    Reason::FetchInvalid,
+    Reason::FetchUnavailable,
+    Reason::FetchUnsupported,
+    Reason::InvalidPolicy,
+    Reason::TrustRoot,
+    Reason::Deadline,
+    Reason::Timeout,
+    Reason::VerifierFailed,
+    Reason::ComponentUnavailable,
+    Reason::Overloaded,
+    Reason::Internal,
+];
 
 impl Reason {
     /// The code as written in JSON, WIT denials and messages.
@@ -151,7 +215,98 @@ impl Reason {
             Self::FetchInvalid => "fetch-invalid",
             Self::FetchUnavailable => "fetch-unavailable",
             Self::FetchUnsupported => "fetch-unsupported",
+            Self::InvalidPolicy => "invalid-policy",
+            Self::TrustRoot => "trust-root",
+            Self::Deadline => "deadline",
+            Self::Timeout => "timeout",
+            Self::VerifierFailed => "verifier-failed",
+            Self::ComponentUnavailable => "component-unavailable",
+            Self::Overloaded => "overloaded",
+            Self::Internal => "internal",
         }
+    }
+
+    /// The reason whose [`code`](Reason::code) is `code` (as a WIT record or a log carries it).
+    pub fn from_code(code: &str) -> Option<Self> {
+        ALL_REASONS.into_iter().find(|reason| reason.code() == code)
+    }
+
+    /// How far the verification of one signature got before failing for this reason: the
+    /// failure with the highest rank is the one reported ("the furthest step reached wins",
+    /// as webpki ranks path-building errors). The steps, in the order both readers run them
+    /// (`image/legacy.rs` and `bundle/verify.rs` number them in their docs): the blob is what
+    /// its descriptor says; the bundle's shape; the signature is there; the transparency log
+    /// (and the times it vouches for); the signature verifies; the signer's certificate (a
+    /// legacy layer checks it after the signature, so a certificate failure there is further);
+    /// the signed claims; the logged entry is this signature's. Image- and request-level
+    /// reasons rank below every signature-level one. (A Sigstore bundle checks its signer
+    /// before the signature; there a `signature-mismatch` ranks below certificate reasons it
+    /// actually passed, which only changes which of two denials is reported first.)
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::WrongMediaType => 10,
+            Self::PayloadDigestMismatch => 11,
+            Self::BundleMalformed => 12,
+            Self::MissingSignature => 13,
+            Self::InvalidSignatureEncoding => 14,
+            Self::TlogMissing => 15,
+            Self::TlogInvalid => 16,
+            Self::TimestampInvalid => 17,
+            Self::NoVerifiedTime => 18,
+            Self::SignatureMismatch => 19,
+            Self::AuthorityMismatch => 20,
+            Self::RootInChain => 21,
+            Self::CertificateInvalid => 22,
+            Self::SctInvalid => 23,
+            Self::IdentityMismatch => 24,
+            Self::MalformedPayload => 25,
+            Self::WrongPayloadType => 26,
+            Self::ManifestDigestMismatch => 27,
+            Self::PredicateTypeMismatch => 28,
+            Self::ReferenceMismatch => 29,
+            Self::AnnotationMismatch => 30,
+            Self::TlogBodyMismatch => 31,
+            Self::NotSupported => 32,
+            Self::NoSignatures
+            | Self::InvalidKey
+            | Self::InvalidRequest
+            | Self::FetchNotFound
+            | Self::FetchDenied
+            | Self::FetchTooLarge
+            | Self::FetchInvalid
+            | Self::FetchUnavailable
+            | Self::FetchUnsupported
+            | Self::InvalidPolicy
+            | Self::TrustRoot
+            | Self::Deadline
+            | Self::Timeout
+            | Self::VerifierFailed
+            | Self::ComponentUnavailable
+            | Self::Overloaded
+            | Self::Internal => 0,
+        }
+    }
+
+    /// The highest-ranked of `reasons` ([`Reason::rank`]; the first of equals).
+    pub fn furthest(reasons: impl IntoIterator<Item = Reason>) -> Option<Reason> {
+        reasons
+            .into_iter()
+            .fold(None, |best: Option<Reason>, reason| match best {
+                Some(best) if best.rank() >= reason.rank() => Some(best),
+                _ => Some(reason),
+            })
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
     }
 }
 
@@ -173,6 +328,78 @@ impl Error {
             Self::Fetch(FetchError::Unavailable(_)) => Reason::FetchUnavailable,
             Self::Fetch(FetchError::Unsupported(_)) => Reason::FetchUnsupported,
             Self::NotSupported(_) => Reason::NotSupported,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_unique_and_parses_back() {
+        for reason in ALL_REASONS {
+            assert_eq!(Reason::from_code(reason.code()), Some(reason));
+            let same = ALL_REASONS.iter().filter(|r| r.code() == reason.code());
+            assert_eq!(same.count(), 1, "{reason}");
+        }
+        assert_eq!(Reason::from_code("no-such-reason"), None);
+        assert_eq!(
+            serde_json::to_string(&Reason::TlogMissing).unwrap(),
+            "\"tlog-missing\""
+        );
+    }
+
+    #[test]
+    fn the_furthest_step_reached_wins() {
+        // The steps of a signature, in the order they run; each later failure outranks the
+        // earlier ones.
+        let steps = [
+            Reason::WrongMediaType,
+            Reason::PayloadDigestMismatch,
+            Reason::BundleMalformed,
+            Reason::MissingSignature,
+            Reason::InvalidSignatureEncoding,
+            Reason::TlogMissing,
+            Reason::TlogInvalid,
+            Reason::TimestampInvalid,
+            Reason::NoVerifiedTime,
+            Reason::SignatureMismatch,
+            Reason::AuthorityMismatch,
+            Reason::RootInChain,
+            Reason::CertificateInvalid,
+            Reason::SctInvalid,
+            Reason::IdentityMismatch,
+            Reason::MalformedPayload,
+            Reason::WrongPayloadType,
+            Reason::ManifestDigestMismatch,
+            Reason::PredicateTypeMismatch,
+            Reason::ReferenceMismatch,
+            Reason::AnnotationMismatch,
+            Reason::TlogBodyMismatch,
+            Reason::NotSupported,
+        ];
+        for pair in steps.windows(2) {
+            assert!(
+                pair[0].rank() < pair[1].rank(),
+                "{} vs {}",
+                pair[0],
+                pair[1]
+            );
+        }
+        // A signature without a log entry stopped before one whose annotations differ.
+        assert_eq!(
+            Reason::furthest([Reason::AnnotationMismatch, Reason::TlogMissing]),
+            Some(Reason::AnnotationMismatch)
+        );
+        assert_eq!(
+            Reason::furthest([Reason::TlogMissing, Reason::AnnotationMismatch]),
+            Some(Reason::AnnotationMismatch)
+        );
+        assert_eq!(Reason::furthest([]), None);
+        // Whatever is not a signature step ranks below every step.
+        for reason in ALL_REASONS.iter().filter(|r| !steps.contains(r)) {
+            assert!(reason.rank() < steps[0].rank(), "{reason}");
         }
     }
 }

@@ -14,8 +14,10 @@ use super::timeout::{Deadline, TimeoutArgs};
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
-use crate::runtime::{ComponentSource, Denial, Limits, Report, Runtime};
+use crate::runtime::{ComponentSource, Failure, Limits, Report, Runtime};
 use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
+use sigward_policy::Reason;
+use sigward_policy::verdict::Outcome;
 
 /// Verify the signatures of an image (`HOST/REPO[:TAG][@DIGEST]` or `oci:DIR[:TAG]`).
 #[derive(Debug, clap::Args)]
@@ -104,40 +106,34 @@ impl VerifyArgs {
     fn run(self, component: &ComponentSource, check: CheckKind) -> anyhow::Result<ExitCode> {
         let output = self.output;
         let deadline = self.timeout.start(move |message| {
-            print_error(
-                output,
-                &Denial {
-                    reason: TIMEOUT.to_owned(),
-                    message: message.to_owned(),
-                },
-            );
+            print_error(output, &Failure::new(Reason::Timeout, message));
         });
         let decided = self.decide(component, check, &deadline);
         deadline.finish();
         // Past the deadline, a "no" or an error is the timeout's doing: say so (exit 2), with
         // what the verifier saw. A verification that completed is still one.
         let decided = match decided {
-            Ok(report) if !report.verified && deadline.is_expired() => {
-                let seen = report.reason.unwrap_or_default();
-                Err(Undecided::timeout(&deadline, &seen))
+            Ok(report) if !report.verified() && deadline.is_expired() => {
+                let seen = report.reason().map(Reason::code).unwrap_or_default();
+                Err(Undecided::timeout(&deadline, seen))
             }
-            Err(undecided) if deadline.is_expired() => {
-                let seen = format!("{}: {}", undecided.denial.reason, undecided.denial.message);
-                Err(Undecided::timeout(&deadline, &seen))
-            }
+            Err(undecided) if deadline.is_expired() => Err(Undecided::timeout(
+                &deadline,
+                &undecided.failure.to_string(),
+            )),
             other => other,
         };
         match decided {
             Ok(report) => {
                 self.print_report(&report)?;
-                Ok(ExitCode::from(if report.verified {
+                Ok(ExitCode::from(if report.verified() {
                     EXIT_OK
                 } else {
                     EXIT_NOT_VERIFIED
                 }))
             }
-            Err(Undecided { denial, code }) => {
-                print_error(self.output, &denial);
+            Err(Undecided { failure, code }) => {
+                print_error(self.output, &failure);
                 Ok(ExitCode::from(code))
             }
         }
@@ -149,13 +145,13 @@ impl VerifyArgs {
         check: CheckKind,
         deadline: &Deadline,
     ) -> Result<Report, Undecided> {
-        let mut trust =
-            TrustRoots::new().map_err(|err| Undecided::error("trust-root", err.to_string()))?;
+        let mut trust = TrustRoots::new()
+            .map_err(|err| Undecided::error(Reason::TrustRoot, err.to_string()))?;
         let trusted_root = match &self.trusted_root {
             Some(path) => {
                 trust
                     .add_file("file", path)
-                    .map_err(|err| Undecided::error("trust-root", err.to_string()))?;
+                    .map_err(|err| Undecided::error(Reason::TrustRoot, err.to_string()))?;
                 "file"
             }
             None if self.staging => STAGING_NAME,
@@ -170,7 +166,7 @@ impl VerifyArgs {
             .map(|path| {
                 let pem = std::fs::read_to_string(path)
                     .with_context(|| format!("reading --key {}", path.display()))
-                    .map_err(|err| Undecided::error("invalid-key", format!("{err:#}")))?;
+                    .map_err(|err| Undecided::error(Reason::InvalidKey, format!("{err:#}")))?;
                 Ok(NamedAuthority {
                     name: path.display().to_string(),
                     authority: Authority::Key(pem),
@@ -181,7 +177,7 @@ impl VerifyArgs {
             let identity = self
                 .identity
                 .identity()
-                .map_err(|err| Undecided::error("invalid-request", format!("{err:#}")))?;
+                .map_err(|err| Undecided::error(Reason::InvalidRequest, format!("{err:#}")))?;
             authorities.push(NamedAuthority {
                 name: "certificate identity".to_owned(),
                 authority: Authority::Keyless(Keyless {
@@ -205,10 +201,10 @@ impl VerifyArgs {
             trusted_root: trusted_root.to_owned(),
             at: crate::fetcher::unix_now(),
         };
-        let io =
-            super::io_runtime().map_err(|err| Undecided::error("internal", format!("{err:#}")))?;
+        let io = super::io_runtime()
+            .map_err(|err| Undecided::error(Reason::Internal, format!("{err:#}")))?;
         let sources = Sources::new(self.registry.options())
-            .map_err(|err| Undecided::error("internal", err.to_string()))?;
+            .map_err(|err| Undecided::error(Reason::Internal, err.to_string()))?;
         let budget = deadline.budget(sources.limits().verification_bytes);
         // Fetching starts now and overlaps with loading the component.
         let source = RegistryFetch::prefetching(
@@ -225,19 +221,16 @@ impl VerifyArgs {
             ..Limits::default()
         };
         let runtime = Runtime::new(component, limits)
-            .map_err(|err| Undecided::error("component-unavailable", err.to_string()))?;
+            .map_err(|err| Undecided::error(Reason::ComponentUnavailable, err.to_string()))?;
         match runtime.verify_image(&request, Box::new(source)) {
             Ok(Ok(report)) => Ok(report),
-            Ok(Err(denial)) => Err(Undecided {
-                denial,
+            Ok(Err(failure)) => Err(Undecided {
+                failure,
                 code: EXIT_ERROR,
             }),
             // A trap or deadline is a "no", with the reason.
             Err(err) => Err(Undecided {
-                denial: Denial {
-                    reason: "verifier-failed".to_owned(),
-                    message: err.to_string(),
-                },
+                failure: Failure::new(Reason::VerifierFailed, err.to_string()),
                 code: EXIT_NOT_VERIFIED,
             }),
         }
@@ -249,7 +242,7 @@ impl VerifyArgs {
             return Ok(());
         }
         let digest = &report.digest;
-        match &report.reason {
+        match report.reason() {
             None => outln!("Verified {} ({digest})", report.image),
             Some(reason) => outln!("NOT verified {} ({digest}): {reason}", report.image),
         }
@@ -259,7 +252,7 @@ impl VerifyArgs {
                     outln!("  {} {}: verified by {authority}", sig.source, sig.digest)
                 }
                 (_, reason) => {
-                    let failed = sig.checks.iter().find(|c| c.outcome == "fail");
+                    let failed = sig.checks.iter().find(|c| c.outcome == Outcome::Fail);
                     let detail = failed
                         .map(|c| format!("{}: {}", c.name, c.detail))
                         .unwrap_or_default();
@@ -267,7 +260,7 @@ impl VerifyArgs {
                         "  {} {}: {} ({detail})",
                         sig.source,
                         sig.digest,
-                        reason.as_deref().unwrap_or("?")
+                        reason.map_or("?", Reason::code)
                     );
                 }
             }
@@ -278,7 +271,7 @@ impl VerifyArgs {
 
 /// A request the verifier could not decide, with the exit code to use.
 struct Undecided {
-    denial: Denial,
+    failure: Failure,
     code: u8,
 }
 
@@ -289,27 +282,21 @@ impl Undecided {
         if !seen.is_empty() {
             message.push_str(&format!(" ({seen})"));
         }
-        Self::error(TIMEOUT, message)
+        Self::error(Reason::Timeout, message)
     }
 
-    fn error(reason: &str, message: String) -> Self {
+    fn error(reason: Reason, message: String) -> Self {
         Self {
-            denial: Denial {
-                reason: reason.to_owned(),
-                message,
-            },
+            failure: Failure::new(reason, message),
             code: EXIT_ERROR,
         }
     }
 }
 
-/// The reason code of a command that ran out of `--timeout`.
-const TIMEOUT: &str = "timeout";
-
 /// Prints a command's error: on stdout as JSON with `--output json`, else on stderr.
-fn print_error(output: Output, denial: &Denial) {
+fn print_error(output: Output, failure: &Failure) {
     match output {
-        Output::Json => outln!("{}", serde_json::json!({ "error": denial })),
-        Output::Text => eprintln!("error: {}: {}", denial.reason, denial.message),
+        Output::Json => outln!("{}", serde_json::json!({ "error": failure })),
+        Output::Text => eprintln!("error: {failure}"),
     }
 }

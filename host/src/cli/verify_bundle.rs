@@ -107,7 +107,10 @@ impl VerifyBundleCommand {
                 Ok(ExitCode::from(EXIT_OK))
             }
             Some(reason) => {
-                let failed = outcome.checks.iter().find(|c| c.outcome == "fail");
+                let failed = outcome
+                    .checks
+                    .iter()
+                    .find(|c| c.outcome == sigward_policy::verdict::Outcome::Fail);
                 let detail = failed
                     .map(|c| format!("{}: {}", c.name, c.detail))
                     .unwrap_or_default();

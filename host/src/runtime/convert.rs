@@ -8,7 +8,12 @@ use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 use super::bindings::exports::sigward::policy::admission as wit_admission;
 use super::bindings::exports::sigward::policy::verifier as wit;
 use super::bindings::sigward::policy::types as wit_types;
-use super::report::{BundleOutcome, Check, Denial, Report, SignatureReport, Signer};
+use std::borrow::Cow;
+
+use sigward_policy::Reason;
+use sigward_policy::verdict::{
+    BundleOutcome, Check, Failure, Outcome, Report, SignatureReport, Source,
+};
 
 pub(super) fn verify_request(request: &VerifyRequest) -> wit::VerifyRequest {
     wit::VerifyRequest {
@@ -95,49 +100,59 @@ pub(super) fn bundle_request(request: &BundleRequest) -> wit::BundleRequest {
     }
 }
 
+/// The reason a WIT record names. A code this host does not know (a component of another
+/// version) is the component breaking its contract.
+fn reason(code: &str) -> Reason {
+    Reason::from_code(code).unwrap_or(Reason::VerifierFailed)
+}
+
 pub(super) fn bundle_outcome(report: wit::BundleReport) -> BundleOutcome {
     BundleOutcome {
-        verified: report.verified,
-        reason: report.reason,
+        verified: report.verified && report.reason.is_none(),
+        reason: report.reason.as_deref().map(reason),
         checks: report.checks.into_iter().map(check).collect(),
     }
 }
 
 fn check(check: wit::Check) -> Check {
     Check {
-        name: check.name,
+        name: Cow::Owned(check.name),
         outcome: match check.outcome {
-            wit::Outcome::Pass => "pass",
-            wit::Outcome::Fail => "fail",
-            wit::Outcome::Skip => "skip",
+            wit::Outcome::Pass => Outcome::Pass,
+            wit::Outcome::Fail => Outcome::Fail,
+            wit::Outcome::Skip => Outcome::Skip,
         },
         detail: check.detail,
     }
 }
 
+/// The core's report from the WIT one. Whether the image verified is recomputed from the
+/// signatures (as the core always does), never taken from the record's own summary.
 pub(super) fn report(report: wit::Report) -> Report {
     Report {
         image: report.image,
         digest: report.digest,
         repository: report.repository,
-        verified: report.verified,
-        reason: report.reason,
         signatures: report
             .signatures
             .into_iter()
             .map(|sig| SignatureReport {
                 source: match sig.source {
-                    wit::SignatureSource::SigLayer => "sig-layer",
-                    wit::SignatureSource::AttLayer => "att-layer",
-                    wit::SignatureSource::ReferrerBundle => "referrer-bundle",
+                    wit::SignatureSource::SigLayer => Source::SigLayer,
+                    wit::SignatureSource::AttLayer => Source::AttLayer,
+                    wit::SignatureSource::ReferrerBundle => Source::ReferrerBundle,
                 },
                 digest: sig.digest,
-                verified: sig.verified,
                 authority: sig.authority,
-                reason: sig.reason,
+                // A signature the record calls unverified stays unverified, reason or not.
+                reason: match (sig.verified, sig.reason) {
+                    (true, None) => None,
+                    (_, Some(code)) => Some(reason(&code)),
+                    (false, None) => Some(Reason::VerifierFailed),
+                },
                 checks: sig.checks.into_iter().map(check).collect(),
                 payload: sig.payload,
-                signer: sig.signer.map(|s| Signer {
+                signer: sig.signer.map(|s| sigward_policy::cert::Signer {
                     subject_alternative_names: s.subject_alternative_names,
                     issuer: s.issuer,
                     extensions: s.extensions.into_iter().collect(),
@@ -147,11 +162,8 @@ pub(super) fn report(report: wit::Report) -> Report {
     }
 }
 
-pub(super) fn denial(denial: wit::Denial) -> Denial {
-    Denial {
-        reason: denial.reason,
-        message: denial.message,
-    }
+pub(super) fn failure(denial: wit::Denial) -> Failure {
+    Failure::new(reason(&denial.reason), denial.message)
 }
 
 pub(super) fn kinds(kinds: wit_types::MaterialKinds) -> fetch::Kinds {

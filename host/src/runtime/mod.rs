@@ -16,7 +16,6 @@
 mod bindings;
 mod convert;
 mod deadline;
-mod report;
 
 use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, mpsc};
@@ -28,7 +27,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use report::{BundleOutcome, Check, Denial, Report, SignatureReport, Signer};
+pub use sigward_policy::verdict::{BundleOutcome, Failure, Report};
 
 use bindings::{Policy, PolicyPre};
 use deadline::{Nothing, Until};
@@ -303,14 +302,14 @@ impl Runtime {
         &self,
         request: &VerifyRequest,
         source: Box<dyn Fetch + Send>,
-    ) -> Result<Result<Report, Denial>, RuntimeError> {
+    ) -> Result<Result<Report, Failure>, RuntimeError> {
         let request = convert::verify_request(request);
         self.call(source, |policy, store| {
             policy
                 .sigward_policy_verifier()
                 .call_verify_image(store, &request)
         })
-        .map(|answer| answer.map(convert::report).map_err(convert::denial))
+        .map(|answer| answer.map(convert::report).map_err(convert::failure))
     }
 
     /// [`Runtime::verify_image`] that also ends at `until` (a request's deadline): the guest's
@@ -325,7 +324,7 @@ impl Runtime {
         request: &VerifyRequest,
         source: Box<dyn Fetch + Send>,
         until: Instant,
-    ) -> Result<Result<Report, Denial>, RuntimeError> {
+    ) -> Result<Result<Report, Failure>, RuntimeError> {
         let request = convert::verify_request(request);
         let source = Box::new(Until {
             inner: source,
@@ -336,7 +335,7 @@ impl Runtime {
                 .sigward_policy_verifier()
                 .call_verify_image(store, &request)
         })
-        .map(|answer| answer.map(convert::report).map_err(convert::denial))
+        .map(|answer| answer.map(convert::report).map_err(convert::failure))
     }
 
     /// Whether a fresh instance of the component can be made now (for readiness probes).
@@ -358,14 +357,18 @@ impl Runtime {
         &self,
         request: &sigward_policy::bundle::BundleRequest,
         source: Box<dyn Fetch + Send>,
-    ) -> Result<Result<BundleOutcome, Denial>, RuntimeError> {
+    ) -> Result<Result<BundleOutcome, Failure>, RuntimeError> {
         let request = convert::bundle_request(request);
         self.call(source, |policy, store| {
             policy
                 .sigward_policy_verifier()
                 .call_verify_bundle(store, &request)
         })
-        .map(|answer| answer.map(convert::bundle_outcome).map_err(convert::denial))
+        .map(|answer| {
+            answer
+                .map(convert::bundle_outcome)
+                .map_err(convert::failure)
+        })
     }
 
     /// Decides an AdmissionReview in a fresh instance through the component's
@@ -379,7 +382,7 @@ impl Runtime {
         &self,
         request: &Evaluation,
         source: Box<dyn Fetch + Send>,
-    ) -> Result<Result<(String, Vec<String>), Denial>, RuntimeError> {
+    ) -> Result<Result<(String, Vec<String>), Failure>, RuntimeError> {
         let request = convert::admission_request(request);
         self.call(source, |policy, store| {
             policy
@@ -389,7 +392,7 @@ impl Runtime {
         .map(|answer| {
             answer
                 .map(|result| (result.response, result.explanation))
-                .map_err(convert::denial)
+                .map_err(convert::failure)
         })
     }
 

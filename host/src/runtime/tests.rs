@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use sigward_policy::Reason;
 use sigward_policy::authority::{Authority, NamedAuthority};
 use sigward_policy::digest::Digest;
 use sigward_policy::fetch::{FetchError, Kinds, Layer, Manifest, Material};
@@ -134,7 +135,6 @@ fn component_and_native_core_agree_on_every_case() {
         };
         let request = request(&case);
         let native = sigward_policy::verify_image(&request, &mut source.clone()).unwrap();
-        let native = Report::from_core(&native);
         for runtime in [&wide, &portable] {
             let report = runtime
                 .verify_image(&request, Box::new(source.clone()))
@@ -144,7 +144,7 @@ fn component_and_native_core_agree_on_every_case() {
         }
         let expect = read(&case.join("expect"));
         assert_eq!(
-            native.reason.as_deref().unwrap_or("verified"),
+            native.reason().map_or("verified", Reason::code),
             expect.trim()
         );
     }
@@ -165,7 +165,7 @@ fn denials_cross_the_boundary() {
         .verify_image(&request, Box::new(source))
         .unwrap()
         .unwrap_err();
-    assert_eq!(denial.reason, "invalid-key");
+    assert_eq!(denial.reason, Reason::InvalidKey);
 }
 
 /// The component hashes the manifest the host serves: a digest reference answered with other
@@ -184,7 +184,7 @@ fn the_component_hashes_the_manifest_itself() {
         .verify_image(&request(&case), Box::new(source.clone()))
         .unwrap()
         .unwrap();
-    assert!(report.verified);
+    assert!(report.verified());
     assert_eq!(report.digest, served.to_string());
 
     let mut pinned = request(&case);
@@ -193,7 +193,7 @@ fn the_component_hashes_the_manifest_itself() {
         .verify_image(&pinned, Box::new(source))
         .unwrap()
         .unwrap_err();
-    assert_eq!(denial.reason, "fetch-invalid");
+    assert_eq!(denial.reason, Reason::FetchInvalid);
     assert!(
         denial.message.contains(&served.to_string()),
         "{}",
@@ -228,7 +228,7 @@ fn memory_limit_traps_and_the_runtime_keeps_serving() {
         .verify_image(&request(&case), Box::new(fine))
         .unwrap()
         .unwrap();
-    assert!(report.verified);
+    assert!(report.verified());
 }
 
 #[test]
@@ -364,16 +364,21 @@ fn component_and_native_core_agree_on_every_conformance_case() {
             case: case.trusted_root.clone(),
         };
         let native = verify_bundle_request(&request, &mut source.clone())
-            .map(|report| BundleOutcome::from_core(&report))
-            .map_err(|err| Denial::from(&err));
+            .map(|report| BundleOutcome::of(&report))
+            .map_err(|err| Failure::from(&err));
         let wasm = runtime.verify_bundle(&request, Box::new(source)).unwrap();
         assert_eq!(wasm, native, "{}", case.name);
         // The component gives the pinned reason, denial or report alike.
         let reason = match &wasm {
-            Ok(outcome) => outcome.reason.clone(),
-            Err(denial) => Some(denial.reason.clone()),
+            Ok(outcome) => outcome.reason,
+            Err(failure) => Some(failure.reason),
         };
-        assert_eq!(reason, case.rejected_for, "{}", case.name);
+        assert_eq!(
+            reason.map(Reason::code),
+            case.rejected_for.as_deref(),
+            "{}",
+            case.name
+        );
     }
     assert!(cases.len() >= 40);
 }

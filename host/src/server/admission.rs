@@ -17,9 +17,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Value, json};
+use sigward_policy::Reason;
 use sigward_policy::admission::{
     AdmissionError, Decision as AdmissionDecision, Failure, Outcome, Plan, Resolution, Review,
-    Settings, TagHandling, provider_error, provider_keys, review_error,
+    Settings, TagHandling, Verification, provider_error, provider_keys, review_error,
 };
 use sigward_policy::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 use sigward_policy::image::{CheckKind, VerifyRequest};
@@ -29,7 +30,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::cache::VerdictCache;
-use super::slots::{OVERLOADED, Refusal, SlotConfig, Slots};
+use super::slots::{Refusal, SlotConfig, Slots};
 use super::{Decision, Endpoint, Metrics, Reply, Service};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
@@ -325,19 +326,17 @@ impl Inner {
         let slot = match self.slots.acquire(&request.image, deadline).await {
             Ok(slot) => slot,
             Err(refusal) => {
-                self.metrics.verification_refused(OVERLOADED);
+                self.metrics.verification_refused(Reason::Overloaded.code());
                 let why = match refusal {
                     Refusal::QueueFull => "too many verifications wait for this registry",
                     Refusal::Deadline => "no verification slot was free before the deadline",
                 };
                 tracing::debug!(image = request.image, why, "verification refused");
-                return Err(Failure {
-                    reason: OVERLOADED.to_owned(),
-                    message: format!(
-                        "{why} ({} verifications running); try again",
-                        self.slots.capacity()
-                    ),
-                });
+                let message = format!(
+                    "{why} ({} verifications running); try again",
+                    self.slots.capacity()
+                );
+                return Err(Failure::new(Reason::Overloaded, message));
             }
         };
         let runtime = Arc::clone(&self.runtime);
@@ -361,19 +360,16 @@ impl Inner {
             runtime.verify_image_until(&request, Box::new(source), until)
         });
         let outcome = match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(Ok(Ok(report)))) => Ok(report.verification(statements)),
-            Ok(Ok(Ok(Err(denial)))) => Err(Failure {
-                reason: denial.reason,
-                message: denial.message,
-            }),
+            Ok(Ok(Ok(Ok(report)))) => Ok(Verification::of(&report, statements)),
+            Ok(Ok(Ok(Err(failure)))) => Err(failure),
             Ok(Ok(Err(error))) => Err(runtime_failure(&image, &error)),
             Err(_) => Err(deadline_failure()),
             Ok(Err(error)) => {
                 tracing::error!(image, error = %error, "a verification thread failed");
-                Err(Failure {
-                    reason: "verifier-failed".to_owned(),
-                    message: "the verification failed unexpectedly".to_owned(),
-                })
+                Err(Failure::new(
+                    Reason::VerifierFailed,
+                    "the verification failed unexpectedly",
+                ))
             }
         };
         let label = match &outcome {
@@ -395,17 +391,14 @@ fn runtime_failure(image: &str, error: &RuntimeError) -> Failure {
         return deadline_failure();
     }
     tracing::warn!(image, error = %error, "the verifier gave no answer");
-    Failure {
-        reason: "verifier-failed".to_owned(),
-        message: error.summary(),
-    }
+    Failure::new(Reason::VerifierFailed, error.summary())
 }
 
 fn deadline_failure() -> Failure {
-    Failure {
-        reason: "deadline".to_owned(),
-        message: "verification did not finish within the request's deadline".to_owned(),
-    }
+    Failure::new(
+        Reason::Deadline,
+        "verification did not finish within the request's deadline",
+    )
 }
 
 /// Counts the registry fetches the verifier makes.
@@ -520,7 +513,7 @@ mod tests {
         let logged = error.to_string();
         assert!(logged.contains("backtrace"), "the log keeps it: {logged}");
         let failure = runtime_failure(&request.image, &error);
-        assert_eq!(failure.reason, "verifier-failed");
+        assert_eq!(failure.reason, sigward_policy::Reason::VerifierFailed);
         assert!(
             failure.message.starts_with("the verifier trapped"),
             "{}",

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use sigward_policy::Reason;
 use sigward_policy::admission::Outcome;
 use sigward_policy::image::VerifyRequest;
 use tokio::sync::OnceCell;
@@ -35,7 +36,8 @@ impl Default for CacheConfig {
 
 /// Failure reasons that say more about this request's budget than about the image; they are
 /// never cached.
-const UNCACHED_REASONS: [&str; 3] = ["deadline", "verifier-failed", super::slots::OVERLOADED];
+const UNCACHED_REASONS: [Reason; 3] =
+    [Reason::Deadline, Reason::VerifierFailed, Reason::Overloaded];
 
 struct Entry {
     outcome: Outcome,
@@ -111,7 +113,7 @@ impl VerdictCache {
     fn insert(&self, key: VerifyRequest, outcome: Outcome) {
         let ttl = match &outcome {
             Ok(verification) if verification.verified => self.config.ttl,
-            Err(failure) if UNCACHED_REASONS.contains(&failure.reason.as_str()) => return,
+            Err(failure) if UNCACHED_REASONS.contains(&failure.reason) => return,
             _ => self.config.failure_ttl,
         };
         if ttl.is_zero() || self.config.capacity == 0 {
@@ -187,7 +189,7 @@ mod tests {
         Ok(Verification {
             digest: "sha256:00".to_owned(),
             verified: yes,
-            reason: String::new(),
+            reason: (!yes).then_some(Reason::SignatureMismatch),
             detail: String::new(),
             signers: Vec::new(),
             statements: Vec::new(),
@@ -240,7 +242,7 @@ mod tests {
         assert_eq!(cache.get(&key), Some(verified(false)));
         let other = VerdictCache::key(&request("b", 1));
         let deadline = Err(Failure {
-            reason: "deadline".to_owned(),
+            reason: Reason::Deadline,
             message: "slow".to_owned(),
         });
         let _ = cache.get_or_verify(other.clone(), async { deadline }).await;

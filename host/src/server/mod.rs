@@ -54,7 +54,7 @@ pub use admission::{Admission, AdmissionService};
 pub use cache::{CacheConfig, VerdictCache};
 pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
 pub use service::{Decision, Endpoint, Reply, Service};
-pub use slots::{OVERLOADED, QUEUE_FACTOR, SlotConfig};
+pub use slots::{QUEUE_FACTOR, SlotConfig};
 pub use tls::TlsError;
 
 use self::http::App;

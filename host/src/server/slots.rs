@@ -9,7 +9,7 @@
 //! requests for other registries. A request waits for its slots until its deadline; when more
 //! than [`QUEUE_FACTOR`] × `per_registry` verifications already wait for one host, it is
 //! refused at once (those ahead of it would not all get a slot before their deadlines either).
-//! A refusal is the failure [`OVERLOADED`], never a verification.
+//! A refusal is the failure `overloaded` (`Reason::Overloaded`), never a verification.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,9 +19,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 
 use super::Metrics;
-
-/// The failure reason of a verification that got no slot.
-pub const OVERLOADED: &str = "overloaded";
 
 /// How many verifications may wait for one registry host, per slot of that host.
 pub const QUEUE_FACTOR: usize = 4;

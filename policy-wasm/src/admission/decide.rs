@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::authority::Identity;
 use crate::cert::Signer;
 use crate::cert::identity::{check_identity, describe_identity};
+use crate::error::Reason;
 use crate::image::VerifyRequest;
 use crate::policy::cue::Condition;
 use crate::policy::{
@@ -20,13 +21,7 @@ use super::review::{ContainerList, Site};
 use super::{NoMatch, TagHandling};
 
 /// Why a verification gave no report (the verifier's denial, a trap, a deadline).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// A stable kebab-case code (`fetch-unavailable`, `invalid-key`, `deadline`, ...).
-    pub reason: String,
-    /// Human-readable detail.
-    pub message: String,
-}
+pub use crate::verdict::Failure;
 
 /// What a decision needs of one verification report: whether it verified, why not, and who
 /// signed. Hosts that hold reports in another shape (the component's WIT records) build it
@@ -37,8 +32,8 @@ pub struct Verification {
     pub digest: String,
     /// True when a signature satisfied the request.
     pub verified: bool,
-    /// The reason code when not verified (`no-signatures`, `signature-mismatch`, ...).
-    pub reason: String,
+    /// Why not verified (`no-signatures`, `signature-mismatch`, ...); `None` when verified.
+    pub reason: Option<Reason>,
     /// The failing check of the signature that got furthest, as `check: detail`.
     pub detail: String,
     /// The certificate identity of each verified signature (`None` for a key signature).
@@ -75,7 +70,7 @@ impl Verification {
         Self {
             digest: report.digest.clone(),
             verified: reason.is_none(),
-            reason: reason.map(|r| r.code().to_owned()).unwrap_or_default(),
+            reason,
             detail,
             signers: report
                 .signatures
@@ -424,13 +419,14 @@ fn judge(
         Some(Ok(verification)) => verification,
     };
     if !verification.verified {
+        let reason = verification.reason.unwrap_or(Reason::NoSignatures);
         return Err(if verification.detail.is_empty() {
             format!(
-                "{}: nothing verifiable attached to {}",
-                verification.reason, verification.digest
+                "{reason}: nothing verifiable attached to {}",
+                verification.digest
             )
         } else {
-            format!("{}: {}", verification.reason, verification.detail)
+            format!("{reason}: {}", verification.detail)
         });
     }
     if let Some(condition) = condition {

@@ -151,10 +151,7 @@ fn evaluate_with<F: Fetch>(
         .map(|request| {
             let outcome = verify(&request, source)
                 .map(|report| Verification::of(&report, request.check != CheckKind::Signature))
-                .map_err(|error| Failure {
-                    reason: error.reason().code().to_owned(),
-                    message: error.to_string(),
-                });
+                .map_err(|error| Failure::from(&error));
             (request, outcome)
         })
         .collect();

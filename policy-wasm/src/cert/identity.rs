@@ -31,7 +31,7 @@ const LAST_RAW_ARC: u32 = 6;
 const LAST_KNOWN_ARC: u32 = 23;
 
 /// Identity data of a Fulcio leaf.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Signer {
     /// Every subject alternative name as text: rfc822 emails, URIs, Fulcio username
     /// `otherName`s, DNS names, IP addresses; in certificate order.

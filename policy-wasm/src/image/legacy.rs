@@ -147,11 +147,8 @@ fn run<'a>(
         }
     }
     let Some((authority, (verifier, signer))) = verified else {
-        let reason = failures
-            .iter()
-            .map(|(r, _)| *r)
-            .max()
-            .unwrap_or(Reason::SignatureMismatch);
+        let reason =
+            Reason::furthest(failures.iter().map(|(r, _)| *r)).unwrap_or(Reason::SignatureMismatch);
         let detail = failures
             .into_iter()
             .map(|(_, d)| d)
