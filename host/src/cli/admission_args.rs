@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use sigward_policy::admission::{NoMatch, Settings, TagHandling};
 use sigward_policy::policy::ClusterImagePolicy;
 
-use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
+use super::{ChosenTrust, TrustArgs};
+use crate::trust::TrustRoots;
 
 /// Policy and decision flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,13 +29,8 @@ pub(crate) struct AdmissionArgs {
     #[arg(long)]
     require_digest: bool,
 
-    /// Use this `trusted_root.json` instead of the embedded production one.
-    #[arg(long, value_name = "FILE")]
-    trusted_root: Option<PathBuf>,
-
-    /// Use the embedded Sigstore staging trust root.
-    #[arg(long, conflicts_with = "trusted_root")]
-    staging: bool,
+    #[command(flatten)]
+    trust: TrustArgs,
 
     /// A `trusted_root.json` that policies name with `keyless.trustRootRef` or
     /// `ctlog.trustRootRef` (repeatable); `production` and `staging` are always known.
@@ -65,20 +61,15 @@ impl AdmissionArgs {
     /// Reads every policy; the first invalid one is an error naming its file and field.
     pub(crate) fn load(&self) -> anyhow::Result<Loaded> {
         let (texts, policies) = self.read()?;
-        let mut trust = TrustRoots::new()?;
+        let ChosenTrust {
+            roots: mut trust,
+            name: trusted_root,
+        } = self.trust.load()?;
         for (name, path) in &self.trust_roots {
             trust
                 .add_file(name, Path::new(path))
                 .with_context(|| format!("--trust-root {name}={path}"))?;
         }
-        let trusted_root = match &self.trusted_root {
-            Some(path) => {
-                trust.add_file("file", path)?;
-                "file"
-            }
-            None if self.staging => STAGING_NAME,
-            None => PRODUCTION_NAME,
-        };
         let settings = Settings {
             no_match: match self.no_match {
                 NoMatchArg::Deny => NoMatch::Deny,

@@ -65,7 +65,7 @@ impl EvaluateCommand {
         deadline: &Deadline,
     ) -> anyhow::Result<ExitCode> {
         let loaded = self.admission.load()?;
-        super::print_trust_notes(&loaded.trust);
+        super::print_trust_notes(&loaded.trust, &loaded.settings.trusted_root);
         let reviews = self.reviews()?;
         let mut settings = loaded.settings;
         settings.at = crate::fetcher::unix_now();

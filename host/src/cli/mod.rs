@@ -199,10 +199,61 @@ fn key_value(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
-/// Prints what the user should know about the trust roots in force (see `TrustRoots::notes`).
-fn print_trust_notes(trust: &crate::trust::TrustRoots) {
-    for note in trust.notes() {
-        eprintln!("warning: {note}");
+/// Which trust root verifies: the flags of every command that verifies (`verify`,
+/// `verify-attestation`, `verify-bundle`, `evaluate`, `serve`).
+#[derive(Debug, Clone, clap::Args)]
+struct TrustArgs {
+    /// Use this `trusted_root.json` (Fulcio CAs, Rekor and CT logs, timestamp authorities)
+    /// instead of a Sigstore root; it wins over --staging.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+
+    /// Use the Sigstore staging trust root instead of production.
+    #[arg(long)]
+    staging: bool,
+}
+
+/// The trust roots a command decides with, and the name of the one it chose.
+struct ChosenTrust {
+    roots: crate::trust::TrustRoots,
+    name: &'static str,
+}
+
+impl TrustArgs {
+    /// The trust roots (trust directory over embedded, see `crate::trust`) with the chosen one
+    /// loaded: the `--trusted-root` file (under the name `file`), staging or production.
+    fn load(&self) -> Result<ChosenTrust, crate::trust::TrustError> {
+        use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
+        let mut roots = TrustRoots::new()?;
+        let name = match &self.trusted_root {
+            Some(path) => {
+                roots.add_file(FILE_ROOT, path)?;
+                FILE_ROOT
+            }
+            None if self.staging => STAGING_NAME,
+            None => PRODUCTION_NAME,
+        };
+        Ok(ChosenTrust { roots, name })
+    }
+}
+
+/// The name the `--trusted-root` file is known by.
+const FILE_ROOT: &str = "file";
+
+impl ChosenTrust {
+    /// Prints what the user should know about the root in force (see [`print_trust_notes`]).
+    fn print_notes(&self) {
+        print_trust_notes(&self.roots, self.name);
+    }
+}
+
+/// Prints what the user should know about the root `name` in force (a stale or refused TUF
+/// cache; see `TrustRoots::notes`), unless it is the `--trusted-root` file.
+fn print_trust_notes(roots: &crate::trust::TrustRoots, name: &str) {
+    if name != FILE_ROOT {
+        for note in roots.notes() {
+            eprintln!("warning: {note}");
+        }
     }
 }
 

@@ -11,11 +11,10 @@ use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
 use super::output::outln;
 use super::timeout::{Deadline, TimeoutArgs};
-use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs};
+use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, RegistryArgs, TrustArgs};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
 use crate::runtime::{ComponentSource, Failure, Limits, Report, Runtime};
-use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
 use sigward_policy::Reason;
 use sigward_policy::verdict::Outcome;
 
@@ -61,13 +60,8 @@ struct VerifyArgs {
     #[command(flatten)]
     identity: IdentityArgs,
 
-    /// Use this `trusted_root.json` (Fulcio CAs, Rekor and CT logs) instead of the embedded one.
-    #[arg(long, value_name = "FILE")]
-    trusted_root: Option<PathBuf>,
-
-    /// Use the Sigstore staging trust root.
-    #[arg(long, conflicts_with = "trusted_root")]
-    staging: bool,
+    #[command(flatten)]
+    trust: TrustArgs,
 
     /// A claim the signed payload must carry in `optional` (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = super::key_value)]
@@ -145,21 +139,12 @@ impl VerifyArgs {
         check: CheckKind,
         deadline: &Deadline,
     ) -> Result<Report, Undecided> {
-        let mut trust = TrustRoots::new()
+        let trust = self
+            .trust
+            .load()
             .map_err(|err| Undecided::error(Reason::TrustRoot, err.to_string()))?;
-        let trusted_root = match &self.trusted_root {
-            Some(path) => {
-                trust
-                    .add_file("file", path)
-                    .map_err(|err| Undecided::error(Reason::TrustRoot, err.to_string()))?;
-                "file"
-            }
-            None if self.staging => STAGING_NAME,
-            None => PRODUCTION_NAME,
-        };
-        if trusted_root != "file" {
-            super::print_trust_notes(&trust);
-        }
+        let trusted_root = trust.name;
+        trust.print_notes();
         let mut authorities = self
             .keys
             .iter()
@@ -210,7 +195,7 @@ impl VerifyArgs {
         let source = RegistryFetch::prefetching(
             Arc::new(sources),
             io.handle().clone(),
-            Arc::new(trust),
+            Arc::new(trust.roots),
             &self.image,
             kinds,
             budget,

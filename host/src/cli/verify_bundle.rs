@@ -10,18 +10,16 @@ use sigward_policy::authority::{Authority, Keyless};
 use sigward_policy::bundle::{ArtifactInput, BundleRequest};
 
 use super::output::outln;
-use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs};
+use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, IdentityArgs, TrustArgs};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
 use crate::runtime::{ComponentSource, Limits, Runtime};
-use crate::trust::{PRODUCTION_NAME, STAGING_NAME, TrustRoots};
 
 /// Verify a Sigstore bundle over an artifact file or a `sha256:<hex>` digest.
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyBundleCommand {
-    /// Use the Sigstore staging trust root instead of production.
-    #[arg(long)]
-    staging: bool,
+    #[command(flatten)]
+    trust: TrustArgs,
 
     /// The bundle (`.sigstore.json`).
     #[arg(long, value_name = "FILE")]
@@ -33,10 +31,6 @@ pub(crate) struct VerifyBundleCommand {
 
     #[command(flatten)]
     identity: IdentityArgs,
-
-    /// Use this `trusted_root.json` instead of the embedded one.
-    #[arg(long, value_name = "FILE")]
-    trusted_root: Option<PathBuf>,
 
     /// Print the checks as JSON.
     #[arg(long)]
@@ -51,45 +45,28 @@ impl VerifyBundleCommand {
         let bundle = std::fs::read(&self.bundle)
             .with_context(|| format!("reading --bundle {}", self.bundle.display()))?;
         let artifact = artifact(&self.artifact)?;
+        let trust = self.trust.load()?;
+        trust.print_notes();
         let authority = match &self.key {
             Some(path) => Authority::Key(
                 std::fs::read_to_string(path)
                     .with_context(|| format!("reading --key {}", path.display()))?,
             ),
-            None => {
-                let root = if self.staging {
-                    STAGING_NAME
-                } else {
-                    PRODUCTION_NAME
-                };
-                Authority::Keyless(Keyless {
-                    identities: vec![self.identity.identity()?],
-                    trusted_root: root.to_owned(),
-                })
-            }
+            None => Authority::Keyless(Keyless {
+                identities: vec![self.identity.identity()?],
+                trusted_root: trust.name.to_owned(),
+            }),
         };
-        let mut trust = TrustRoots::new()?;
-        let trusted_root = match &self.trusted_root {
-            Some(path) => {
-                trust.add_file("file", path)?;
-                "file"
-            }
-            None if self.staging => STAGING_NAME,
-            None => PRODUCTION_NAME,
-        };
-        if trusted_root != "file" {
-            super::print_trust_notes(&trust);
-        }
         let request = BundleRequest {
             bundle,
             artifact,
             authority,
-            trusted_root: trusted_root.to_owned(),
+            trusted_root: trust.name.to_owned(),
             at: crate::fetcher::unix_now(),
         };
         let io = super::io_runtime()?;
         let sources = Arc::new(Sources::new(crate::registry::Options::default())?);
-        let source = RegistryFetch::new(sources, io.handle().clone(), Arc::new(trust));
+        let source = RegistryFetch::new(sources, io.handle().clone(), Arc::new(trust.roots));
         let runtime = Runtime::new(component, Limits::default())?;
         let outcome = match runtime.verify_bundle(&request, Box::new(source))? {
             Ok(outcome) => outcome,
