@@ -46,10 +46,7 @@ fn main() {
             continue;
         };
         println!("cargo:rustc-env={env}={}", wasm.display());
-        let hash: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = base16ct::lower::encode_string(&Sha256::digest(&bytes));
         let fresh =
             std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == hash) && cwasm.is_file();
         let precompiled = if fresh {

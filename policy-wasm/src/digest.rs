@@ -73,6 +73,14 @@ impl Digest {
         }
     }
 
+    /// The 32 bytes of the SHA-256 hash.
+    pub fn bytes(&self) -> [u8; 32] {
+        let mut out = [0; 32];
+        // A parsed digest holds exactly 64 lowercase hex digits.
+        let _ = base16ct::lower::decode(&self.hex, &mut out);
+        out
+    }
+
     /// The 64 hex digits without the algorithm prefix.
     pub fn hex(&self) -> &str {
         &self.hex
@@ -87,14 +95,7 @@ impl fmt::Display for Digest {
 
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    use fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    base16ct::lower::encode_string(bytes)
 }
 
 #[cfg(test)]

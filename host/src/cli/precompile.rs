@@ -27,10 +27,7 @@ impl PrecompileCommand {
         } in Runtime::precompile_embedded()?
         {
             let cwasm = self.out.join(format!("{name}.cwasm"));
-            let hash: String = Sha256::digest(wasm)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hash = base16ct::lower::encode_string(&Sha256::digest(wasm));
             let stamp = self.out.join(format!("{name}.cwasm.sha256"));
             // Unchanged files keep their times, so the next build does not relink for nothing.
             if std::fs::read(&cwasm).is_ok_and(|old| old == precompiled)

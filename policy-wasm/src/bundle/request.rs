@@ -126,12 +126,8 @@ pub fn verify_bundle_request(
     })
 }
 
-/// Decodes 64 hex digits into `out`.
+/// Decodes 64 hex digits (either case) into `out`.
 fn hex_decode(hex: &str, out: &mut [u8; 32]) -> Option<()> {
-    let bytes = hex.as_bytes();
-    for (i, slot) in out.iter_mut().enumerate() {
-        let pair = bytes.get(i * 2..i * 2 + 2)?;
-        *slot = u8::from_str_radix(core::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(())
+    let decoded = base16ct::mixed::decode(hex, out).ok()?;
+    (decoded.len() == out.len()).then_some(())
 }

@@ -102,17 +102,7 @@ fn verify<'a>(
     bundle: &Bundle,
     trail: &mut Trail,
 ) -> Result<Accepted<'a>, Reason> {
-    let mut digest = [0u8; 32];
-    for (slot, pair) in digest
-        .iter_mut()
-        .zip(context.digest.hex().as_bytes().chunks(2))
-    {
-        *slot = core::str::from_utf8(pair)
-            .ok()
-            .and_then(|p| u8::from_str_radix(p, 16).ok())
-            .unwrap_or_default();
-    }
-    let artifact = Artifact::Sha256(digest);
+    let artifact = Artifact::Sha256(context.digest.bytes());
     let mut last = None;
     for signer in context.authorities {
         let mut attempt = Trail::default();
