@@ -513,9 +513,21 @@ fn evaluate_decides_manifests_locally_like_the_server() {
             "/mutate",
             &admission_review(&object, "sigward-evaluate", None),
         );
-        assert_eq!(local["response"]["allowed"], served["allowed"]);
-        assert_eq!(local["response"]["status"], served["status"]);
-        assert_eq!(local["response"]["patch"], served["patch"]);
+        // The same pipeline decided both: the whole responses are equal.
+        assert_eq!(local["response"], served);
+        assert_eq!(local["kind"], "AdmissionReview");
+        // Decided inside the component, the answer is the same too.
+        let in_component = evaluate(
+            &w.lab,
+            &w.policies,
+            "--manifest",
+            &manifest,
+            &["--mutate", "--decide-in-component"],
+        );
+        assert_eq!(in_component.code, outcome.code, "{in_component:?}");
+        let in_component: Value =
+            serde_json::from_str(&in_component.stdout).expect("JSON response");
+        assert_eq!(in_component, local);
         assert!(
             outcome
                 .stderr

@@ -1,6 +1,9 @@
 //! `sigward evaluate`: the local policy tester. Decides an AdmissionReview (or a manifest, as
-//! the API server would send it) against ClusterImagePolicies through the component's
-//! `admission.evaluate` export, exactly as a cluster would, and explains the decision.
+//! the API server would send it) against ClusterImagePolicies through the admission pipeline
+//! `sigward serve` runs (`server::AdmissionService::answer`), so its answer is the cluster's,
+//! byte for byte, and explains the decision. `--decide-in-component` decides inside the
+//! component instead (its `admission.evaluate` export, for engines that want the whole
+//! decision in the sandbox); the two are tested to agree.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +19,7 @@ use super::{EXIT_NOT_VERIFIED, EXIT_OK, RegistryArgs};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
 use crate::runtime::{ComponentSource, Evaluation, Limits, Runtime};
+use crate::server::{Admission, AdmissionService, CacheConfig, Metrics, SlotConfig, VerdictCache};
 
 /// Decide an AdmissionReview or a workload manifest against policies; prints the
 /// AdmissionReview response on stdout and the explanation on stderr. Exit code 0 when
@@ -36,6 +40,11 @@ pub(crate) struct EvaluateCommand {
     /// Answer as the mutating webhook: the response pins each verified tag to its digest.
     #[arg(long)]
     mutate: bool,
+
+    /// Decide inside the component (its `admission.evaluate` export) rather than in the
+    /// server's pipeline; for comparing the two.
+    #[arg(long, hide = true)]
+    decide_in_component: bool,
 
     #[command(flatten)]
     registry: RegistryArgs,
@@ -67,37 +76,60 @@ impl EvaluateCommand {
         let loaded = self.admission.load()?;
         super::print_trust_notes(&loaded.trust, &loaded.settings.trusted_root);
         let reviews = self.reviews()?;
-        let mut settings = loaded.settings;
-        settings.at = crate::fetcher::unix_now();
         let io = super::io_runtime()?;
         let sources = Arc::new(Sources::new(self.registry.options())?);
-        let trust = Arc::new(loaded.trust);
         let limits = Limits {
             deadline: deadline.remaining(),
             ..Limits::default()
         };
-        let runtime = Runtime::new(component, limits)?;
+        let runtime = Arc::new(Runtime::new(component, limits)?);
+        let texts = loaded.texts.clone();
+        let mut settings = loaded.settings.clone();
+        let trust = Arc::new(loaded.trust);
+        let service = AdmissionService::new(
+            Admission {
+                policies: loaded.policies,
+                settings: loaded.settings,
+                deadline: deadline.remaining(),
+                slots: SlotConfig::default(),
+            },
+            Arc::clone(&runtime),
+            Arc::clone(&sources),
+            Arc::clone(&trust),
+            VerdictCache::new(CacheConfig::default()),
+            Arc::new(Metrics::new()),
+        );
         let mut all_allowed = true;
         for (label, review) in reviews {
-            let source = RegistryFetch::new(
-                Arc::clone(&sources),
-                io.handle().clone(),
-                Arc::clone(&trust),
-            )
-            .with_budget(deadline.budget(sources.limits().verification_bytes));
-            let evaluation = Evaluation {
-                review,
-                policies: loaded.texts.clone(),
-                settings: settings.clone(),
-                mutate: self.mutate,
-            };
-            let (response, explanation) = match runtime.evaluate(&evaluation, Box::new(source)) {
-                Ok(Ok(answer)) => answer,
-                Ok(Err(denial)) => anyhow::bail!("{label}: {}: {}", denial.reason, denial.message),
-                Err(err) => anyhow::bail!("{label}: the verifier gave no answer: {err}"),
+            let (response, explanation) = if self.decide_in_component {
+                settings.at = crate::fetcher::unix_now();
+                let source = RegistryFetch::new(
+                    Arc::clone(&sources),
+                    io.handle().clone(),
+                    Arc::clone(&trust),
+                )
+                .with_budget(deadline.budget(sources.limits().verification_bytes));
+                let evaluation = Evaluation {
+                    review,
+                    policies: texts.clone(),
+                    settings: settings.clone(),
+                    mutate: self.mutate,
+                };
+                match runtime.evaluate(&evaluation, Box::new(source)) {
+                    Ok(Ok((response, explanation))) => (response.into_bytes(), explanation),
+                    Ok(Err(failure)) => anyhow::bail!("{label}: {failure}"),
+                    Err(err) => anyhow::bail!("{label}: the verifier gave no answer: {err}"),
+                }
+            } else {
+                let answer = io.block_on(service.answer(review.as_bytes(), self.mutate));
+                if answer.reply.status != http::StatusCode::OK {
+                    let body = String::from_utf8_lossy(&answer.reply.body).into_owned();
+                    anyhow::bail!("{label}: not an AdmissionReview: {body}");
+                }
+                (answer.reply.body, answer.explanation)
             };
             let response: serde_json::Value =
-                serde_json::from_str(&response).context("the component's response is not JSON")?;
+                serde_json::from_slice(&response).context("the response is not JSON")?;
             for line in &explanation {
                 eprintln!("{line}");
             }

@@ -126,14 +126,32 @@ impl AdmissionService {
     }
 }
 
+/// One AdmissionReview decided: the webhook's answer, and the decision explained for people.
+pub struct Answer {
+    /// What `/validate` or `/mutate` answers.
+    pub reply: Reply,
+    /// One line per image and policy (empty when the review could not be read).
+    pub explanation: Vec<String>,
+}
+
+impl AdmissionService {
+    /// Decides one AdmissionReview as `/validate` (or, with `mutate`, `/mutate`) does, within
+    /// the service's deadline: the one admission pipeline every caller shares (`sigward serve`,
+    /// `sigward evaluate`).
+    pub async fn answer(&self, body: &[u8], mutate: bool) -> Answer {
+        let deadline = Instant::now() + self.inner.admission.deadline;
+        self.inner.review(body, mutate, deadline).await
+    }
+}
+
 impl Service for AdmissionService {
     fn handle(&self, endpoint: Endpoint, body: Bytes) -> impl Future<Output = Reply> + Send {
         let inner = Arc::clone(&self.inner);
         async move {
             let deadline = Instant::now() + inner.admission.deadline;
             match endpoint {
-                Endpoint::Validate => inner.review(&body, false, deadline).await,
-                Endpoint::Mutate => inner.review(&body, true, deadline).await,
+                Endpoint::Validate => inner.review(&body, false, deadline).await.reply,
+                Endpoint::Mutate => inner.review(&body, true, deadline).await.reply,
                 Endpoint::Gatekeeper => inner.gatekeeper(&body, deadline).await,
             }
         }
@@ -176,23 +194,29 @@ impl Inner {
         ok
     }
 
-    async fn review(self: &Arc<Self>, body: &[u8], mutate: bool, deadline: Instant) -> Reply {
+    async fn review(self: &Arc<Self>, body: &[u8], mutate: bool, deadline: Instant) -> Answer {
         let review = match Review::parse(body) {
             Ok(review) => review,
             Err(AdmissionError::Object { uid, message }) => {
                 tracing::info!(uid, message, "denied: the object cannot be checked");
-                return reply(
-                    StatusCode::OK,
-                    &review_error(&uid, &message),
-                    Decision::Deny,
-                );
+                return Answer {
+                    reply: reply(
+                        StatusCode::OK,
+                        &review_error(&uid, &message),
+                        Decision::Deny,
+                    ),
+                    explanation: vec![message],
+                };
             }
             Err(error) => {
-                return reply(
-                    StatusCode::BAD_REQUEST,
-                    &json!({ "error": error.to_string() }),
-                    Decision::Error,
-                );
+                return Answer {
+                    reply: reply(
+                        StatusCode::BAD_REQUEST,
+                        &json!({ "error": error.to_string() }),
+                        Decision::Error,
+                    ),
+                    explanation: Vec::new(),
+                };
             }
         };
         // The mutating webhook pins tags; validation behind it may require digests.
@@ -205,11 +229,14 @@ impl Inner {
         if !decision.allowed {
             tracing::info!(uid = decision.uid, message = decision.message, "denied");
         }
-        reply(
-            StatusCode::OK,
-            &decision.review_response(mutate),
-            outcome(&decision),
-        )
+        Answer {
+            reply: reply(
+                StatusCode::OK,
+                &decision.review_response(mutate),
+                outcome(&decision),
+            ),
+            explanation: decision.explanation,
+        }
     }
 
     async fn gatekeeper(self: &Arc<Self>, body: &[u8], deadline: Instant) -> Reply {

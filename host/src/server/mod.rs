@@ -50,7 +50,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-pub use admission::{Admission, AdmissionService};
+pub use admission::{Admission, AdmissionService, Answer};
 pub use cache::{CacheConfig, VerdictCache};
 pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
 pub use service::{Decision, Endpoint, Reply, Service};
