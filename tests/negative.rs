@@ -1,8 +1,8 @@
-//! The negative matrix that cosign and skopeo agree on (shared/reference/TEST-TOOLS.md, issue
-//! 2): each row starts from an image that sigward accepts, changes one thing the way an
-//! attacker with push access could, and asserts that sigward rejects it for that row's reason
-//! and that cosign 2.5, cosign 3.1 and skopeo reject it too — so every row is a real rejection, not a test
-//! artefact. Two rows at the end cover checks of sigward's that cosign does not make.
+//! The negative matrix that cosign and skopeo agree on (issue 2): each row starts from an image
+//! that sigward accepts, changes one thing the way an attacker with push access could, and asserts
+//! that sigward rejects it for that row's reason and that cosign 2.5, cosign 3.1 and skopeo reject
+//! it too — so every row is a real rejection, not a test artefact. Two rows at the end cover checks
+//! of sigward's that cosign does not make.
 
 use std::fs;
 

@@ -1,5 +1,6 @@
-//! DSSE envelopes (Dead Simple Signing Envelope; FORMATS.md §1.6): the JSON form used in
-//! `.att` layers and bundles, and PAE, the bytes a DSSE signature covers.
+//! DSSE envelopes (Dead Simple Signing Envelope; docs/formats/cosign-signatures.md,
+//! "DSSE envelopes"): the JSON form used in `.att` layers and bundles, and PAE, the bytes a DSSE
+//! signature covers.
 //!
 //! This module never performs I/O.
 

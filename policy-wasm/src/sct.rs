@@ -1,5 +1,6 @@
-//! Embedded Signed Certificate Timestamps (RFC 6962 §3.2, §3.3; FORMATS.md §2.6): proof that
-//! a Fulcio leaf was logged to a certificate transparency log the trusted root lists.
+//! Embedded Signed Certificate Timestamps (RFC 6962 §3.2, §3.3;
+//! docs/formats/fulcio-certificates.md, "SCT verification"): proof that a Fulcio leaf was logged to
+//! a certificate transparency log the trusted root lists.
 //!
 //! This module never performs I/O: the leaf's issuer comes from an already verified path
 //! ([`crate::cert::verify_chain`]) and the logs from the trusted root.
@@ -67,13 +68,13 @@ pub enum SctError {
 /// [`MAX_SCTS`] are looked at.
 ///
 /// `chain` is the verified path, leaf first ([`crate::cert::verify_chain`]). Steps, as
-/// FORMATS.md §2.6 numbers them: 1. read extension `1.3.6.1.4.1.11129.2.4.2` and its TLS
-/// list; 2. the issuer is `chain[1]`, or `chain[2]` when `chain[1]` is a precertificate
-/// signing certificate, and `issuer_key_hash` is SHA-256 of its SubjectPublicKeyInfo; 3. the
-/// precertificate TBS is the leaf's TBS without the SCT extension; 4. the signed struct is
-/// rebuilt; 5. the log is looked up by `log_id` (all CT keys are tried if unknown), the
-/// hash must be SHA-256 and the signature must verify; SCT extensions are signed data and
-/// may be non-empty; 6. the log key's `validFor` must contain the SCT time.
+/// docs/formats/fulcio-certificates.md, "SCT verification" numbers them: 1. read extension
+/// `1.3.6.1.4.1.11129.2.4.2` and its TLS list; 2. the issuer is `chain[1]`, or `chain[2]` when
+/// `chain[1]` is a precertificate signing certificate, and `issuer_key_hash` is SHA-256 of its
+/// SubjectPublicKeyInfo; 3. the precertificate TBS is the leaf's TBS without the SCT extension; 4.
+/// the signed struct is rebuilt; 5. the log is looked up by `log_id` (all CT keys are tried if
+/// unknown), the hash must be SHA-256 and the signature must verify; SCT extensions are signed data
+/// and may be non-empty; 6. the log key's `validFor` must contain the SCT time.
 ///
 /// # Errors
 ///
@@ -129,8 +130,8 @@ pub fn verify_embedded_sct(
     Err(first_error.unwrap_or(SctError::Empty))
 }
 
-/// FORMATS.md §2.6 step 2: the certificate that issued the leaf, skipping a precertificate
-/// signing certificate.
+/// The certificate that issued the leaf, skipping a precertificate signing certificate
+/// (docs/formats/fulcio-certificates.md, "SCT verification", step 2).
 fn issuer(chain: &[Certificate]) -> Result<&Certificate, SctError> {
     let mut above = chain.iter().skip(1);
     let first = above.next().ok_or(SctError::MissingIssuer)?;
@@ -144,8 +145,9 @@ fn issuer(chain: &[Certificate]) -> Result<&Certificate, SctError> {
     Ok(first)
 }
 
-/// FORMATS.md §2.6 step 3, RFC 6962 §3.2: the TBS with the SCT list extension removed. The
-/// other fields and extensions are kept byte for byte.
+/// The TBS with the SCT list extension removed (docs/formats/fulcio-certificates.md,
+/// "SCT verification", step 3; RFC 6962 §3.2). The other fields and extensions are kept byte for
+/// byte.
 fn precert_tbs(tbs_der: &[u8]) -> Result<Vec<u8>, SctError> {
     let malformed = |err: der::Error| SctError::Malformed(err.to_string());
     // TBSCertificate ::= SEQUENCE { ..., extensions [3] EXPLICIT Extensions OPTIONAL }.

@@ -1,5 +1,5 @@
 //! cosign's simple-signing payload: the JSON a `.sig` layer's signature covers
-//! (FORMATS.md §1.5; cosign `specs/SIGNATURE_SPEC.md`).
+//! (docs/formats/cosign-signatures.md, "Simple-signing payload"; cosign `specs/SIGNATURE_SPEC.md`).
 //!
 //! Keys are matched case-insensitively, because very old cosign wrote `Critical`,
 //! `Docker-manifest-digest`, ... and Go's decoder accepts them. This module never performs I/O.

@@ -1,6 +1,6 @@
 //! Sigstore trust roots: `trusted_root.json` (media type
-//! `application/vnd.dev.sigstore.trustedroot+json;version=0.1`, FORMATS.md §2.2) parsed into
-//! the keys and certificate chains the checks use, each with its validity window.
+//! `application/vnd.dev.sigstore.trustedroot+json;version=0.1`; docs/formats/trusted-root.md)
+//! parsed into the keys and certificate chains the checks use, each with its validity window.
 //!
 //! `sigstore_trustroot.proto` (github.com/sigstore/protobuf-specs) marks none of the fields of
 //! `TrustedRoot`, `TransparencyLogInstance` or `CertificateAuthority` REQUIRED; this reader

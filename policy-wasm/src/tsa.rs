@@ -1,6 +1,6 @@
 //! RFC 3161 timestamps: a timestamp authority's signed statement that a signature existed at
-//! `genTime` (FORMATS.md §2.11). A timestamp that verifies here is a verified time for the
-//! certificate checks (FORMATS.md §2.5 step 1).
+//! `genTime` (docs/formats/rfc3161.md). A timestamp that verifies here is a verified time for the
+//! certificate checks (docs/formats/sigstore-bundle.md, "Step 1: verified times").
 //!
 //! The response is decoded with `der` derive structures: `TimeStampResp` (RFC 3161 §2.4.2),
 //! the token's CMS `SignedData` (RFC 5652 §5) and `TSTInfo` (RFC 3161 §2.4.2). Certificates and
@@ -102,13 +102,15 @@ pub enum TsaError {
 ///
 /// 1. the response is granted and carries a token (RFC 3161 §2.4.2);
 /// 2. the token is SignedData with one signer over a version-1 TSTInfo (RFC 3161 §2.4.2);
-/// 3. the message imprint is SHA-256/384/512 of `signature` (FORMATS.md §2.11);
+/// 3. the message imprint is SHA-256/384/512 of `signature` (docs/formats/rfc3161.md,
+///    "Message imprint");
 /// 4. the signed attributes name id-ct-TSTInfo and hold the TSTInfo's digest (RFC 5652 §5.4);
 /// 5. the signer's certificate, embedded in the token or else a trusted TSA's signing
 ///    certificate, verifies the signature over the DER signed attributes (RFC 5652 §5.6);
-/// 6. that certificate chains to a trusted TSA at `genTime` with the timeStamping extended
-///    key usage, every certificate valid and the TSA's `validFor` containing `genTime`
-///    (FORMATS.md §2.11). An embedded certificate is trusted only through this chain.
+/// 6. that certificate chains to a trusted TSA at `genTime` with the timeStamping extended key
+///    usage, every certificate valid and the TSA's `validFor` containing `genTime`
+///    (docs/formats/rfc3161.md, "Verification"). An embedded certificate is trusted only through
+///    this chain.
 ///
 /// # Errors
 ///
@@ -159,7 +161,7 @@ pub fn verify_timestamp(
     };
     let signer_info: SignerInfo<'_> = signer_info.decode_as().map_err(malformed)?;
 
-    // 3. FORMATS.md §2.11: the imprint is the hash of the signature.
+    // 3. docs/formats/rfc3161.md, "Message imprint": the imprint is the hash of the signature.
     let imprint = &tst_info.message_imprint;
     let imprint_hash = hash_algorithm(imprint.hash_algorithm.oid)?;
     if digest(imprint_hash, signature) != imprint.hashed_message.as_bytes() {
@@ -237,7 +239,8 @@ pub fn verify_timestamp(
     )
     .map_err(TsaError::BadSignature)?;
 
-    // 6. FORMATS.md §2.11: the certificate chains to a trusted TSA at genTime.
+    // 6. docs/formats/rfc3161.md, "Verification": the certificate chains to a trusted TSA at
+    //    genTime.
     let intermediates: Vec<Certificate> = embedded
         .into_iter()
         .filter(|cert| cert.der() != signer.der() && !cert.is_root())

@@ -95,8 +95,9 @@ impl Lab {
         )
         .expect("registries.conf");
         // cosign 3 refuses to sign without a transparency log unless its signing configuration
-        // names no services at all (shared/reference/TEST-TOOLS.md); this is that file, made
-        // the way cosign's documentation says.
+        // names no services at all; this is that file, made the way cosign's documentation says
+        // (`cosign signing-config create --no-default-*`, sigstore/cosign
+        // `doc/cosign_signing-config_create.md`).
         Outcome::run(
             lab.cosign3()
                 .args(["signing-config", "create", "--no-default-rekor"])

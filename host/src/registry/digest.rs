@@ -74,7 +74,8 @@ impl Digest {
     }
 
     /// The cosign tag of an attachment: `sha256-<hex>.sig` or `sha256-<hex>.att`.
-    // FORMATS.md §1.2: replace ':' by '-', append '.' and the suffix.
+    // docs/formats/cosign-signatures.md, "Attachment tags": replace ':' by '-', append '.' and the
+    // suffix.
     pub(super) fn attachment_tag(&self, kind: Attachment) -> String {
         let suffix = match kind {
             Attachment::Signatures => "sig",
@@ -84,7 +85,7 @@ impl Digest {
     }
 
     /// The OCI referrers tag schema fallback tag: `sha256-<hex>`.
-    // FORMATS.md §1.7, discovery step 3.
+    // docs/formats/oci.md, "Referrers tag schema".
     pub(super) fn referrers_tag(&self) -> String {
         format!("sha256-{}", self.hex)
     }

@@ -16,7 +16,7 @@ pub(super) use sigward_policy::manifest::{
 };
 /// OCI image config; cosign uses it for signature images.
 pub(super) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-/// Prefix of every Sigstore bundle media type (FORMATS.md §1.7, discovery step 4).
+/// Prefix of every Sigstore bundle media type (docs/formats/oci.md, "Finding bundles", step 4).
 pub(super) const BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 
 /// The two blobs of a signature image: its config and its manifest.

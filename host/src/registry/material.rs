@@ -104,7 +104,8 @@ async fn layers(
     budget: &Budget,
 ) -> Result<Vec<Layer>, RegistryError> {
     let what = digest.attachment_tag(kind);
-    // FORMATS.md §1.2: no manifest under the tag means no signatures, not an error.
+    // docs/formats/cosign-signatures.md, "Attachment tags": no manifest under the tag means no
+    // signatures, not an error.
     let Some(bytes) = store.attachment(digest, kind).await? else {
         return Ok(Vec::new());
     };
@@ -129,7 +130,8 @@ async fn layers(
     Ok(layers)
 }
 
-/// Sigstore bundles attached to `digest` as OCI referrers (FORMATS.md §1.7, discovery step 4).
+/// Sigstore bundles attached to `digest` as OCI referrers (docs/formats/oci.md, "Finding bundles",
+/// step 4).
 async fn bundles(
     store: &impl Store,
     digest: &Digest,

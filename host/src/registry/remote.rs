@@ -380,7 +380,7 @@ impl Store for Repository<'_> {
         digest: &Digest,
     ) -> Result<(Vec<Descriptor>, Discovery), RegistryError> {
         let limit = self.remote.limits.manifest_bytes;
-        // FORMATS.md §1.7 discovery: the referrers API, then on 404 the tag schema.
+        // docs/formats/oci.md, "Finding bundles": the referrers API, then on 404 the tag schema.
         // TODO(referrers-pagination): follow `Link: <…>; rel="next"` pages of the API answer.
         let path = format!("referrers/{digest}");
         if let Some(bytes) = self

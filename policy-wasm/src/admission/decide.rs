@@ -1,6 +1,7 @@
-//! From the verification results to the decision (FORMATS.md §3.4): every matching policy
-//! must pass, any one authority passes a policy, `warn` policies only warn, and every message
-//! names the container, the image, the policy, the authority and the check.
+//! From the verification results to the decision (docs/formats/cluster-image-policy.md,
+//! "Evaluation"): every matching policy must pass, any one authority passes a policy, `warn`
+//! policies only warn, and every message names the container, the image, the policy, the authority
+//! and the check.
 
 use std::collections::BTreeMap;
 

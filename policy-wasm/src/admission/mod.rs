@@ -1,6 +1,7 @@
-//! Kubernetes admission against ClusterImagePolicies (FORMATS.md §3.4, §4): read an
-//! AdmissionReview, decide, answer with an AdmissionReview (and a JSONPatch that pins what was
-//! verified), or answer a Gatekeeper ProviderRequest.
+//! Kubernetes admission against ClusterImagePolicies (docs/formats/cluster-image-policy.md,
+//! "Evaluation"; docs/formats/admission.md): read an AdmissionReview, decide, answer with an
+//! AdmissionReview (and a JSONPatch that pins what was verified), or answer a Gatekeeper
+//! ProviderRequest.
 //!
 //! Deciding happens in phases so that a host can do the I/O its own way (concurrently, from a
 //! cache) while every decision is made here:

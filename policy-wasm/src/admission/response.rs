@@ -1,6 +1,7 @@
-//! What goes back: an AdmissionReview v1 response (same uid; `warnings`; a base64 JSONPatch
-//! when mutating), and Gatekeeper's external-data ProviderRequest/ProviderResponse
-//! (`externaldata.gatekeeper.sh/v1beta1`), FORMATS.md §4.
+//! What goes back: an AdmissionReview v1 response (same uid; `warnings`; a base64 JSONPatch when
+//! mutating), and Gatekeeper's external-data ProviderRequest/ProviderResponse
+//! (`externaldata.gatekeeper.sh/v1beta1`); see docs/formats/admission.md, "AdmissionReview v1",
+//! "JSON Patch for digest pinning" and "Gatekeeper external data".
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -1,6 +1,6 @@
-//! Reading an AdmissionReview v1 request (FORMATS.md §4): which workload it is and every
-//! container image in its pod spec, with the JSON pointer of each `image` field so a patch
-//! can pin it.
+//! Reading an AdmissionReview v1 request (docs/formats/admission.md, "AdmissionReview v1"): which
+//! workload it is and every container image in its pod spec, with the JSON pointer of each `image`
+//! field so a patch can pin it.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
-//! Sigstore bundles (`dev.sigstore.bundle.v1.Bundle`, protojson; FORMATS.md §2.1): parsed into
-//! a [`Bundle`] that is known to be well-formed, then verified by [`verify()`].
+//! Sigstore bundles (`dev.sigstore.bundle.v1.Bundle`, protojson; docs/formats/sigstore-bundle.md):
+//! parsed into a [`Bundle`] that is known to be well-formed, then verified by [`verify()`].
 //!
 //! Parsing is strict where it can be: an unknown media type or version, an unknown field, a
 //! negative index, bad base64 or a missing required part is an error here, before any check

@@ -1,4 +1,5 @@
-//! Bundle verification, following FORMATS.md §2.5 (sigstore-python ≈ sigstore-go ≈ cosign v3).
+//! Bundle verification, following docs/formats/sigstore-bundle.md, "Verification" (sigstore-python
+//! ≈ sigstore-go ≈ cosign v3).
 //!
 //! Steps, in order; each failure has its own error:
 //! 0. shape: exactly one tlog entry, at most 32 timestamps and no two alike, no root

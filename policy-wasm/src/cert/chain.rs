@@ -1,4 +1,5 @@
-//! Certificate path building and validation (RFC 5280 §6.1, FORMATS.md §2.5 steps 2 and 6).
+//! Certificate path building and validation (RFC 5280 §6.1; docs/formats/sigstore-bundle.md,
+//! "Step 2: certificate path" and "Step 6: validity at the verified times").
 //!
 //! A path runs from the leaf through intermediates to the last certificate of one trusted
 //! root authority's chain (its root). The certificates of the authority's chain are the only
@@ -24,9 +25,9 @@ pub const MAX_INTERMEDIATES: usize = MAX_PATH_LEN - 2;
 /// The most candidate issuers tried per authority, whatever the certificates look like.
 const MAX_SEARCH_STEPS: usize = 256;
 
-/// Extensions whose meaning this module processes, so they may be critical (RFC 5280 §4.2:
-/// an unrecognised critical extension must make the certificate fail). The subject
-/// alternative name is critical in Fulcio leaves (FORMATS.md §2.4).
+/// Extensions whose meaning this module processes, so they may be critical (RFC 5280 §4.2: an
+/// unrecognised critical extension must make the certificate fail). The subject alternative name is
+/// critical in Fulcio leaves (docs/formats/fulcio-certificates.md, "Leaf profile").
 const HANDLED_CRITICAL: [ObjectIdentifier; 7] = [
     ObjectIdentifier::new_unwrap("2.5.29.14"), // subjectKeyIdentifier
     ObjectIdentifier::new_unwrap("2.5.29.15"), // keyUsage
@@ -76,7 +77,7 @@ pub fn verify_chain(
             max: MAX_INTERMEDIATES,
         });
     }
-    // FORMATS.md §2.5 steps 0, 2 and 6: the leaf itself.
+    // The leaf itself (docs/formats/sigstore-bundle.md, "Verification", steps 0, 2 and 6).
     check_leaf(leaf, at, usage)?;
     let mut failure = Failure::default();
     for authority in authorities {
@@ -99,7 +100,8 @@ pub fn verify_chain(
             }
             continue;
         };
-        // FORMATS.md §2.2: the authority's validFor bounds when its certificates count.
+        // docs/formats/trusted-root.md, "Validity windows": the authority's validFor bounds when
+        // its certificates count.
         if authority.valid_for.contains(at) {
             return Ok(path);
         }
@@ -115,10 +117,11 @@ pub fn verify_chain(
     Err(failure.error)
 }
 
-/// Fails when `intermediates` (a chain that came with a signature) holds a root: a
-/// self-signed CA certificate. Trust anchors come from the trusted root only; the Sigstore
-/// conformance suite (`bundle-with-root-cert_fail`) requires rejecting a bundle that carries
-/// one (FORMATS.md §2.13). Intermediates that the trusted root also lists are fine.
+/// Fails when `intermediates` (a chain that came with a signature) holds a root: a self-signed CA
+/// certificate. Trust anchors come from the trusted root only; the Sigstore conformance suite
+/// (`bundle-with-root-cert_fail`) requires rejecting a bundle that carries one
+/// (docs/formats/sigstore-bundle.md, "Pitfalls"). Intermediates that the trusted root also lists
+/// are fine.
 ///
 /// # Errors
 ///
@@ -132,16 +135,18 @@ pub fn reject_roots(intermediates: &[Certificate]) -> Result<(), CertError> {
 
 /// Checks the leaf's own properties.
 fn check_leaf(leaf: &Certificate, at: UnixTime, usage: Usage) -> Result<(), CertError> {
-    // FORMATS.md §2.5 step 6; RFC 5280 §4.1.2.5 (validity, both ends inclusive).
+    // docs/formats/sigstore-bundle.md, "Step 6: validity at the verified times"; RFC 5280 §4.1.2.5
+    // (validity, both ends inclusive).
     leaf.check_valid_at(at)?;
-    // FORMATS.md §2.5 step 0: a CA certificate never signs artifacts.
+    // docs/formats/sigstore-bundle.md, "Step 0: shape": a CA certificate never signs artifacts.
     if leaf
         .basic_constraints()?
         .is_some_and(|constraints| constraints.ca)
     {
         return Err(CertError::LeafIsCa);
     }
-    // FORMATS.md §2.4: Fulcio leaves have KU digitalSignature (sigstore-python requires it).
+    // docs/formats/fulcio-certificates.md, "Leaf profile": Fulcio leaves have KU digitalSignature
+    // (sigstore-python requires it).
     if usage == Usage::CodeSigning
         && !leaf
             .key_usage()?
@@ -149,7 +154,8 @@ fn check_leaf(leaf: &Certificate, at: UnixTime, usage: Usage) -> Result<(), Cert
     {
         return Err(CertError::MissingDigitalSignature);
     }
-    // FORMATS.md §2.4, RFC 5280 §4.2.1.12: EKU codeSigning (or timeStamping for a TSA).
+    // docs/formats/fulcio-certificates.md, "Leaf profile"; RFC 5280 §4.2.1.12: EKU codeSigning (or
+    // timeStamping for a TSA).
     if !leaf.allows_extended_key_usage(usage.oid(), false)? {
         return Err(CertError::MissingExtendedKeyUsage(usage));
     }
@@ -366,7 +372,8 @@ fn check_issuer(
     usage: Usage,
     below: usize,
 ) -> Result<(), CertError> {
-    // FORMATS.md §2.5 step 6 (cosign `CheckExpiry`): issuers must be valid too.
+    // docs/formats/sigstore-bundle.md, "Step 6: validity at the verified times" (cosign
+    // `CheckExpiry`): issuers must be valid too.
     issuer.check_valid_at(at)?;
     let not_ca = || CertError::IssuerNotCa(issuer.subject());
     // RFC 5280 §4.2.1.9 / §6.1.4 (k): basicConstraints cA.

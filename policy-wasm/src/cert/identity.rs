@@ -1,5 +1,6 @@
 //! The signer identity a Fulcio leaf carries, and matching it against wanted identities
-//! (FORMATS.md §2.4, §2.5 step 4).
+//! (docs/formats/fulcio-certificates.md, "Identities"; docs/formats/sigstore-bundle.md,
+//! "Step 4: identity").
 //!
 //! Identities are subject alternative names (email, URI, Fulcio's username `otherName`, DNS
 //! and IP as cosign reports them) and the OIDC issuer extension. Matching follows cosign: an
@@ -17,7 +18,8 @@ use x509_cert::ext::pkix::name::GeneralName;
 use super::{CertError, Certificate};
 use crate::authority::{Identity, Matcher};
 
-/// The Fulcio extension arc `1.3.6.1.4.1.57264.1` (FORMATS.md §2.4).
+/// The Fulcio extension arc `1.3.6.1.4.1.57264.1` (docs/formats/fulcio-certificates.md,
+/// "Fulcio extensions").
 const FULCIO_ARC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1");
 /// `.1.1`: OIDC issuer, deprecated, the raw string bytes.
 const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
@@ -27,7 +29,8 @@ const USERNAME_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1
 const ISSUER_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
 /// The last arc of the deprecated extensions that hold raw bytes (`.1.1` to `.1.6`).
 const LAST_RAW_ARC: u32 = 6;
-/// The last arc FORMATS.md §2.4 lists (`.1.23`, deployment environment).
+/// The last arc docs/formats/fulcio-certificates.md, "Fulcio extensions" lists (`.1.23`, deployment
+/// environment).
 const LAST_KNOWN_ARC: u32 = 23;
 
 /// Identity data of a Fulcio leaf.
@@ -46,7 +49,8 @@ pub struct Signer {
 }
 
 impl Certificate {
-    /// Reads the signer identity of a Fulcio leaf (FORMATS.md §2.4).
+    /// Reads the signer identity of a Fulcio leaf (docs/formats/fulcio-certificates.md,
+    /// "Identities").
     ///
     /// # Errors
     ///
@@ -90,7 +94,8 @@ impl Certificate {
                 Err(_) => {}
             }
         }
-        // FORMATS.md §2.4: prefer .1.8 (DER), fall back to .1.1 (raw).
+        // docs/formats/fulcio-certificates.md, "Issuer lookup": prefer .1.8 (DER), fall back to
+        // .1.1 (raw).
         signer.issuer = signer
             .extensions
             .get(&ISSUER_V2.to_string())
@@ -100,11 +105,11 @@ impl Certificate {
     }
 }
 
-/// Succeeds when `signer` matches any of `wanted`: its issuer matches the identity's issuer
-/// and some SAN matches its subject (FORMATS.md §2.5 step 4). Exact matchers compare
-/// strings; regular expressions use the `regex` crate (RE2 syntax, like Go's) and are
-/// unanchored unless the pattern anchors itself, like Go's `MatchString`. A certificate
-/// without an issuer extension has the empty issuer, as cosign's `GetIssuer` returns.
+/// Succeeds when `signer` matches any of `wanted`: its issuer matches the identity's issuer and
+/// some SAN matches its subject (docs/formats/sigstore-bundle.md, "Step 4: identity"). Exact
+/// matchers compare strings; regular expressions use the `regex` crate (RE2 syntax, like Go's) and
+/// are unanchored unless the pattern anchors itself, like Go's `MatchString`. A certificate without
+/// an issuer extension has the empty issuer, as cosign's `GetIssuer` returns.
 ///
 /// # Errors
 ///
@@ -195,8 +200,8 @@ fn general_name_text(name: &GeneralName) -> Result<Option<String>, CertError> {
         GeneralName::Rfc822Name(text)
         | GeneralName::DnsName(text)
         | GeneralName::UniformResourceIdentifier(text) => Some(text.to_string()),
-        // FORMATS.md §2.4: username identities, `otherName` 1.3.6.1.4.1.57264.1.7 holding a
-        // DER UTF8String.
+        // docs/formats/fulcio-certificates.md, "Identities": username identities, `otherName`
+        // 1.3.6.1.4.1.57264.1.7 holding a DER UTF8String.
         GeneralName::OtherName(other) if other.type_id == USERNAME_SAN => Some(
             other
                 .value

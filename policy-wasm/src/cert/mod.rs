@@ -1,5 +1,6 @@
-//! X.509 certificates as Sigstore uses them: Fulcio leaves, their CA chains and the identity
-//! a leaf carries (FORMATS.md §2.4, §2.5 steps 2, 4 and 6).
+//! X.509 certificates as Sigstore uses them: Fulcio leaves, their CA chains and the identity a leaf
+//! carries (docs/formats/fulcio-certificates.md; docs/formats/sigstore-bundle.md, "Verification",
+//! steps 2, 4 and 6).
 //!
 //! - [`Certificate`] keeps the DER a certificate arrived as next to its parsed form, so every
 //!   signature is checked over the bytes that were signed, never over a re-encoding.
@@ -26,7 +27,8 @@ pub use chain::{MAX_INTERMEDIATES, MAX_PATH_LEN, reject_roots, verify_chain};
 pub use identity::{Signer, check_identity};
 pub(crate) use signature::{Hash, verify_with_hash};
 
-/// id-kp-codeSigning (RFC 5280 §4.2.1.12): Fulcio leaves carry it (FORMATS.md §2.4).
+/// id-kp-codeSigning (RFC 5280 §4.2.1.12): Fulcio leaves carry it
+/// (docs/formats/fulcio-certificates.md, "Leaf profile").
 pub const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 /// id-kp-timeStamping (RFC 5280 §4.2.1.12, RFC 3161 §2.3): TSA signing certificates.
 pub const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
@@ -117,10 +119,11 @@ pub enum CertError {
         /// The leaf's notAfter.
         not_after: UnixTime,
     },
-    /// The leaf is a CA certificate (FORMATS.md §2.5 step 0).
+    /// The leaf is a CA certificate (docs/formats/sigstore-bundle.md, "Step 0: shape").
     #[error("leaf certificate is a CA certificate")]
     LeafIsCa,
-    /// The leaf's key usage does not allow digital signatures (FORMATS.md §2.4).
+    /// The leaf's key usage does not allow digital signatures (docs/formats/fulcio-certificates.md,
+    /// "Leaf profile").
     #[error("leaf certificate lacks the digitalSignature key usage")]
     MissingDigitalSignature,
     /// The leaf lacks the extended key usage, or an issuer restricts it away.
@@ -146,8 +149,8 @@ pub enum CertError {
     /// No path leads from the leaf to a trusted certificate authority.
     #[error("certificate chain does not reach a trusted certificate authority")]
     UntrustedChain,
-    /// The path reaches an authority whose `validFor` does not contain the verification
-    /// time (FORMATS.md §2.2).
+    /// The path reaches an authority whose `validFor` does not contain the verification time
+    /// (docs/formats/trusted-root.md, "Validity windows").
     #[error("certificate authority {authority:?} is not trusted at {at} (Unix seconds)")]
     AuthorityOutsideValidity {
         /// The authority's common name (or URI).

@@ -33,7 +33,8 @@ pub(crate) struct Legacy {
 }
 
 impl Legacy {
-    /// The chain annotation minus its root, as cosign passes it (FORMATS.md §2.12 step 4).
+    /// The chain annotation minus its root, as cosign passes it (docs/formats/cosign-signatures.md,
+    /// "Verifying legacy layers", step 4).
     pub(crate) fn intermediates(&self) -> &[Certificate] {
         self.chain
             .split_last()

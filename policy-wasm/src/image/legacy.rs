@@ -1,6 +1,8 @@
 //! Legacy cosign layers: one signature per layer of the `sha256-<hex>.sig` manifest (a
 //! simple-signing payload, the signature in an annotation) or of the `.att` manifest (a DSSE
-//! envelope holding an in-toto statement). FORMATS.md §1.3–§1.6 and §2.12.
+//! envelope holding an in-toto statement). The formats are in docs/formats/cosign-signatures.md
+//! ("Signature manifests" to "In-toto statements"), cosign's order in its
+//! "Verifying legacy layers".
 //!
 //! Checks, in order:
 //! 1. the layer's media type is its manifest's kind (cosign's simple-signing type in `.sig`,
@@ -508,7 +510,8 @@ pub(super) fn check_statement(
         return Err(trail.fail("predicate-type", Reason::PredicateTypeMismatch, detail));
     }
     trail.pass("predicate-type", wanted);
-    // FORMATS.md §1.6: any subject with this image's digest; its annotations are the claims.
+    // docs/formats/cosign-signatures.md, "In-toto statements": any subject with this image's
+    // digest; its annotations are the claims.
     let hex = context.digest.hex();
     let subject = value
         .get("subject")

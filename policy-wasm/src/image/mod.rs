@@ -1,9 +1,10 @@
 //! Verifying an image: resolve it, fetch what is attached to its digest, and accept it when any
 //! signature passes every check for any authority (cosign's any-of semantics).
 //!
-//! Two kinds of material are checked (FORMATS.md §1.2–§1.7): legacy layers of the
-//! `sha256-<hex>.sig` / `.att` manifests (`legacy.rs`), and Sigstore bundles attached as OCI 1.1
-//! referrers by cosign v3 (`referrer.rs`). Both are looked for; each report says which it was.
+//! Two kinds of material are checked (docs/formats/cosign-signatures.md, docs/formats/oci.md):
+//! legacy layers of the `sha256-<hex>.sig` / `.att` manifests (`legacy.rs`), and Sigstore bundles
+//! attached as OCI 1.1 referrers by cosign v3 (`referrer.rs`). Both are looked for; each report
+//! says which it was.
 //!
 //! This module never performs I/O: everything comes through [`Fetch`].
 
@@ -86,7 +87,8 @@ pub struct VerifyRequest {
     pub at: i64,
 }
 
-/// cosign's predicate-type shorthands (`--type`), FORMATS.md §1.6.
+/// cosign's predicate-type shorthands (`--type`; docs/formats/cosign-signatures.md,
+/// "Predicate-type shorthands").
 pub fn predicate_type(name: &str) -> &str {
     match name {
         "custom" => "https://cosign.sigstore.dev/attestation/v1",

@@ -1,8 +1,8 @@
 //! cosign v3 signatures and attestations: Sigstore bundles attached to the image as OCI 1.1
-//! referrers (FORMATS.md §1.7). The bundle never names the image except inside its signed
-//! in-toto statement, so it is verified as a bundle over the image digest (the statement's
-//! subject must carry it), and the statement's predicate type decides what it is: an image
-//! signature (`https://sigstore.dev/cosign/sign/v1`) or an attestation.
+//! referrers (docs/formats/oci.md, "How a bundle binds to the image"). The bundle never names the
+//! image except inside its signed in-toto statement, so it is verified as a bundle over the image
+//! digest (the statement's subject must carry it), and the statement's predicate type decides what
+//! it is: an image signature (`https://sigstore.dev/cosign/sign/v1`) or an attestation.
 
 use serde_json::Value;
 

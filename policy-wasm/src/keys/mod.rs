@@ -1,10 +1,10 @@
 //! Public keys that verify cosign signatures: ECDSA P-256, P-384 and P-521, RSA (PKCS#1 v1.5
 //! and PSS, 2048 to 4096 bits) and Ed25519, read from PEM (`PUBLIC KEY`, or `RSA PUBLIC KEY`).
 //!
-//! Hash choice follows cosign's legacy verifiers (FORMATS.md §2.3): keys are loaded with
-//! SHA-256 whatever the curve, so a P-384 or P-521 key may have signed a SHA-256 digest; the
-//! curve's own hash (SHA-384 for P-384, SHA-512 for P-521) is also accepted, as bundles and
-//! trust roots pin it. This module never performs I/O.
+//! Hash choice follows cosign's legacy verifiers (docs/formats/cosign-signatures.md,
+//! "Keys and hash choice"): keys are loaded with SHA-256 whatever the curve, so a P-384 or P-521
+//! key may have signed a SHA-256 digest; the curve's own hash (SHA-384 for P-384, SHA-512 for
+//! P-521) is also accepted, as bundles and trust roots pin it. This module never performs I/O.
 
 use der::{Decode as _, asn1::ObjectIdentifier};
 use sha2::{Sha256, Sha384};

@@ -1,6 +1,7 @@
 //! A small, strict subset of CUE for `attestations[].policy` conditions (`type: cue`, inline
-//! `data`), evaluated against the verified in-toto statement (`_type`, `subject`,
-//! `predicateType`, `predicate`), as policy-controller feeds it (FORMATS.md §3.2).
+//! `data`), evaluated against the verified in-toto statement (`_type`, `subject`, `predicateType`,
+//! `predicate`), as policy-controller feeds it (docs/formats/cluster-image-policy.md,
+//! "Spec fields").
 //!
 //! The subset is a struct of constraints:
 //!

@@ -1,5 +1,6 @@
-//! Image globs (`spec.images[].glob`) with policy-controller's semantics, FORMATS.md §3.3
-//! (sigstore/policy-controller `pkg/apis/glob/glob.go`). This module never performs I/O.
+//! Image globs (`spec.images[].glob`) with policy-controller's semantics
+//! (docs/formats/cluster-image-policy.md, "Image globs"; sigstore/policy-controller
+//! `pkg/apis/glob/glob.go`). This module never performs I/O.
 
 use crate::reference;
 

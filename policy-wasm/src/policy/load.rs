@@ -1,5 +1,6 @@
-//! Turns a decoded YAML/JSON document into a checked [`ClusterImagePolicy`], naming the field
-//! path of the first problem. Rules follow policy-controller's validation (FORMATS.md §3.2;
+//! Turns a decoded YAML/JSON document into a checked [`ClusterImagePolicy`], naming the field path
+//! of the first problem. Rules follow policy-controller's validation
+//! (docs/formats/cluster-image-policy.md, "Validation rules";
 //! `pkg/apis/policy/v1beta1/clusterimagepolicy_validation.go`).
 //!
 //! Unknown fields are rejected everywhere except inside `metadata` (Kubernetes' ObjectMeta,
@@ -198,7 +199,8 @@ fn authority(index: usize, item: Item<'_>) -> Result<AuthoritySpec, PolicyError>
             return Err(invalid(&path, Problem::ExactlyOne("key, keyless, static")));
         }
     };
-    // FORMATS.md §3.2: a static authority takes none of the verification settings.
+    // docs/formats/cluster-image-policy.md, "Validation rules": a static authority takes none of
+    // the verification settings.
     if matches!(kind, AuthorityKind::Static(_)) {
         for (present, field) in [
             (!attestations.is_empty(), "attestations"),

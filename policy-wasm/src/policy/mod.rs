@@ -1,6 +1,6 @@
-//! sigstore policy-controller's `ClusterImagePolicy` (CIP), loaded unchanged from YAML or
-//! JSON (FORMATS.md §3): `policy.sigstore.dev/v1alpha1` and `v1beta1`, whose field sets are
-//! identical.
+//! sigstore policy-controller's `ClusterImagePolicy` (CIP), loaded unchanged from YAML or JSON
+//! (docs/formats/cluster-image-policy.md): `policy.sigstore.dev/v1alpha1` and `v1beta1`, whose
+//! field sets are identical.
 //!
 //! [`ClusterImagePolicy::parse`] checks a document the way policy-controller's admission
 //! validation does and names the field path of the first problem
@@ -8,9 +8,10 @@
 //! fields are rejected (policy-controller decodes strictly), except inside `metadata` and the
 //! top-level `status`, which are Kubernetes' and never affect a decision.
 //!
-//! # How a later admission module evaluates policies (FORMATS.md §3.4)
+//! # How a later admission module evaluates policies
 //!
-//! For each container image:
+//! As policy-controller does (docs/formats/cluster-image-policy.md, "Evaluation"), for each
+//! container image:
 //!
 //! 1. Find every CIP whose `images` globs match ([`ClusterImagePolicy::matches`]) and whose
 //!    `match` resources fit the workload. With none, the configured no-match behaviour applies.
@@ -28,15 +29,16 @@
 //! an evaluator must treat an authority whose check carries a policy as failing until it can
 //! evaluate it, never as passing.
 //!
-//! # Per-container identities (the appvia webhook's annotations, FORMATS.md §6)
+//! # Per-container identities (the appvia webhook's annotations)
 //!
-//! The CRD has no field for this, so a CIP opts in with the metadata annotation
-//! [`CONTAINER_IDENTITY_ANNOTATION`]` = "true"`. Then
+//! The annotations are described in docs/formats/admission.md,
+//! "Per-container identity annotations". The CRD has no field for this, so a CIP opts in with the
+//! metadata annotation [`CONTAINER_IDENTITY_ANNOTATION`]` = "true"`. Then
 //! [`ClusterImagePolicy::container_identity`] reads the pod annotations
-//! `subject.cosign.sigstore.dev/<container>` and `issuer.cosign.sigstore.dev/<container>`.
-//! The identity it returns is an **extra** requirement on top of the CIP's authorities, never
-//! a replacement: pod annotations are written by whoever writes the pod, so leaving them out
-//! must not weaken the policy (in the appvia webhook it skips the check).
+//! `subject.cosign.sigstore.dev/<container>` and `issuer.cosign.sigstore.dev/<container>`. The
+//! identity it returns is an **extra** requirement on top of the CIP's authorities, never a
+//! replacement: pod annotations are written by whoever writes the pod, so leaving them out must not
+//! weaken the policy (in the appvia webhook it skips the check).
 //!
 //! This module never performs I/O.
 
@@ -102,7 +104,7 @@ pub enum PolicyAuthority {
         named: NamedAuthority,
         /// All must pass: one signature check, or one per listed attestation.
         checks: Vec<Check>,
-        /// Transparency log handling (FORMATS.md §3.4).
+        /// Transparency log handling (docs/formats/cluster-image-policy.md, "Evaluation").
         tlog: TlogPolicy,
         /// `source`: where the host looks for signatures, when not next to the image.
         source: Option<Source>,
@@ -224,11 +226,11 @@ impl ClusterImagePolicy {
     /// policy. Keyless authorities without `trustRootRef` use `default_trusted_root` (a name
     /// for the host's `fetcher.trusted-root`).
     ///
-    /// Transparency log (FORMATS.md §3.4): a key authority without `ctlog` does not consult
-    /// the log ([`TlogPolicy::InsecureIgnore`]), with `ctlog` it requires it; keyless always
-    /// requires it (stricter than policy-controller with `rfc3161timestamp`, which drops it).
-    /// `insecureIgnoreSCT` and keyless `url` are not honoured: SCTs are always checked and
-    /// the trust root decides which Fulcio CAs count.
+    /// Transparency log (docs/formats/cluster-image-policy.md, "Evaluation"): a key authority
+    /// without `ctlog` does not consult the log ([`TlogPolicy::InsecureIgnore`]), with `ctlog` it
+    /// requires it; keyless always requires it (stricter than policy-controller with
+    /// `rfc3161timestamp`, which drops it). `insecureIgnoreSCT` and keyless `url` are not honoured:
+    /// SCTs are always checked and the trust root decides which Fulcio CAs count.
     pub fn authorities(&self, default_trusted_root: &str) -> Vec<PolicyAuthority> {
         self.spec
             .authorities

@@ -1,5 +1,6 @@
-//! The ClusterImagePolicy `spec`, field for field (FORMATS.md §3.2), as loaded and checked by
-//! `load.rs`. Every value here has passed policy-controller's validation rules.
+//! The ClusterImagePolicy `spec`, field for field (docs/formats/cluster-image-policy.md,
+//! "Spec fields"), as loaded and checked by `load.rs`. Every value here has passed
+//! policy-controller's validation rules.
 
 use std::collections::BTreeMap;
 

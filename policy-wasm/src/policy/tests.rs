@@ -87,13 +87,14 @@ fn loads_inline_key_v1alpha1_without_tlog() {
     else {
         panic!("one verify authority expected");
     };
-    // FORMATS.md §3.1: the default name is authority-<index>.
+    // docs/formats/cluster-image-policy.md, "API basics": the default name is authority-<index>.
     assert_eq!(named.name, "authority-0");
     assert!(
         matches!(&named.authority, Authority::Key(pem) if pem.starts_with("-----BEGIN PUBLIC KEY-----"))
     );
     assert_eq!(checks, &signature_check());
-    // FORMATS.md §3.4: a key authority without ctlog does not consult the log.
+    // docs/formats/cluster-image-policy.md, "Evaluation": a key authority without ctlog does not
+    // consult the log.
     assert_eq!(*tlog, TlogPolicy::InsecureIgnore);
 }
 

@@ -1,7 +1,8 @@
-//! Entry consistency: the logged entry body must describe exactly the material being
-//! verified, its signature, signed digest or envelope, and signer (FORMATS.md §2.5 step 8,
-//! §2.7). Without this check a valid log entry for one signature can vouch for another
-//! (CVE-2022-36056, GHSA-8gw7-4j42-w388 in cosign).
+//! Entry consistency: the logged entry body must describe exactly the material being verified, its
+//! signature, signed digest or envelope, and signer (docs/formats/sigstore-bundle.md,
+//! "Step 8: entry consistency"; the bodies in docs/formats/rekor.md, "Entry bodies"). Without this
+//! check a valid log entry for one signature can vouch for another (CVE-2022-36056,
+//! GHSA-8gw7-4j42-w388 in cosign).
 //!
 //! Every kind's fields are compared as decoded values (digests, signature bytes, DER), not as
 //! text, so equivalent encodings (PEM line breaks, hex case) do not matter. This module never
@@ -107,7 +108,7 @@ pub fn check_body(
     }
 }
 
-/// FORMATS.md §2.5 step 8, §2.7: hashedrekord 0.0.1.
+/// hashedrekord 0.0.1 (docs/formats/rekor.md, "hashedrekord 0.0.1").
 fn hashed_rekord_v001(
     spec: HashedRekordV001,
     signed: &Signed<'_>,
@@ -125,7 +126,8 @@ fn hashed_rekord_v001(
     )
 }
 
-/// FORMATS.md §2.5 step 8, §2.7: hashedrekord 0.0.2 (Rekor v2), for messages and DSSE.
+/// hashedrekord 0.0.2 (Rekor v2), for messages and DSSE (docs/formats/rekor.md,
+/// "hashedrekord 0.0.2").
 fn hashed_rekord_v002(
     spec: HashedRekordV002Spec,
     signed: &Signed<'_>,
@@ -181,7 +183,7 @@ fn hashed_rekord_v002(
     }
 }
 
-/// FORMATS.md §2.5 step 8, §2.7: dsse 0.0.1.
+/// dsse 0.0.1 (docs/formats/rekor.md, "dsse 0.0.1").
 fn dsse_v001(
     spec: DsseV001,
     signed: &Signed<'_>,
@@ -223,8 +225,9 @@ fn dsse_v001(
     Ok(())
 }
 
-/// FORMATS.md §1.6, §2.7: intoto 0.0.1, as cosign logged attestations. The entry holds the
-/// envelope's hash, not its signatures; cosign checks that hash against the stored envelope.
+/// intoto 0.0.1, as cosign logged attestations (docs/formats/rekor.md, "intoto 0.0.1"). The entry
+/// holds the envelope's hash, not its signatures; cosign checks that hash against the stored
+/// envelope.
 fn intoto_v001(
     spec: IntotoV001,
     signed: &Signed<'_>,
@@ -251,9 +254,9 @@ fn intoto_v001(
     }
 }
 
-/// FORMATS.md §2.7: intoto 0.0.2. Rekor stores the envelope's payload and signatures base64
-/// encoded once more: `sig` is base64 of the envelope's base64 signature text (checked on the
-/// conformance `intoto-with-custom-trust-root` entry).
+/// intoto 0.0.2 (docs/formats/rekor.md, "intoto 0.0.2"). Rekor stores the envelope's payload and
+/// signatures base64 encoded once more: `sig` is base64 of the envelope's base64 signature text
+/// (checked on the conformance `intoto-with-custom-trust-root` entry).
 fn intoto_v002(
     spec: IntotoV002,
     signed: &Signed<'_>,
@@ -313,8 +316,8 @@ fn intoto_v002(
     Ok(())
 }
 
-/// FORMATS.md §2.7: rekord 0.0.1, as early cosign logged `.sig` layers (the signed data's
-/// hash, an `x509` signature and the signer's PEM).
+/// rekord 0.0.1 (docs/formats/rekor.md, "rekord 0.0.1"), as early cosign logged `.sig` layers (the
+/// signed data's hash, an `x509` signature and the signer's PEM).
 fn rekord_v001(
     spec: RekordV001,
     signed: &Signed<'_>,

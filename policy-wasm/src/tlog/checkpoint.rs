@@ -1,5 +1,5 @@
-//! Checkpoints: a log's signed tree head, written as a C2SP signed note (C2SP
-//! `tlog-checkpoint`, `signed-note`; FORMATS.md §2.9).
+//! Checkpoints: a log's signed tree head, written as a C2SP signed note (C2SP `tlog-checkpoint`,
+//! `signed-note`; docs/formats/rekor.md, "Checkpoints").
 //!
 //! ```text
 //! <origin>\n<tree size>\n<base64 root hash>\n[<extension line>\n...]\n
@@ -41,7 +41,7 @@ const SIGNATURE_PREFIX: &str = "\u{2014} ";
 /// A key hint is the first 4 bytes of the key id.
 const HINT_LEN: usize = 4;
 
-/// Parses a signed checkpoint and verifies it, FORMATS.md §2.9:
+/// Parses a signed checkpoint and verifies it (docs/formats/rekor.md, "Checkpoints"):
 ///
 /// 1. split the note text (everything up to and including the newline before the first
 ///    blank line) from the signature lines;

@@ -1,5 +1,5 @@
-//! Merkle inclusion proofs: the RFC 6962 / RFC 9162 audit path from a log entry to a tree's
-//! root hash (FORMATS.md §2.8).
+//! Merkle inclusion proofs: the RFC 6962 / RFC 9162 audit path from a log entry to a tree's root
+//! hash (docs/formats/rekor.md, "Merkle inclusion proofs").
 //!
 //! This module never performs I/O.
 
@@ -35,9 +35,9 @@ pub fn verify_inclusion(
     if index >= tree_size {
         return Err(TlogError::IndexOutOfRange { index, tree_size });
     }
-    // FORMATS.md §2.8: `inner` = bit_length(index XOR (size − 1)) levels where the path
-    // can go either way, then `border` = popcount(index >> inner) right-border levels.
-    // `tree_size >= 1` here, so the subtraction cannot wrap.
+    // docs/formats/rekor.md, "Merkle inclusion proofs": `inner` = bit_length(index XOR (size − 1))
+    // levels where the path can go either way, then `border` = popcount(index >> inner)
+    // right-border levels. `tree_size >= 1` here, so the subtraction cannot wrap.
     let last = tree_size.saturating_sub(1);
     let inner = u64::BITS.saturating_sub((index ^ last).leading_zeros());
     let border = index.checked_shr(inner).unwrap_or(0).count_ones();

@@ -1,13 +1,16 @@
 //! Rekor transparency log checks: what proves that a signature was logged, and that the log
 //! entry describes exactly the material being verified.
 //!
-//! * [`set`]: the signed entry timestamp (inclusion promise, FORMATS.md §1.4, §2.10) and
-//!   cosign's `dev.sigstore.cosign/bundle` annotation that carries it;
-//! * [`inclusion`]: the RFC 6962 / RFC 9162 Merkle audit path (FORMATS.md §2.8);
+//! * [`set`]: the signed entry timestamp (inclusion promise; docs/formats/rekor.md,
+//!   "Signed entry timestamp (SET)") and cosign's `dev.sigstore.cosign/bundle` annotation that
+//!   carries it (docs/formats/cosign-signatures.md, "The Rekor bundle annotation");
+//! * [`inclusion`]: the RFC 6962 / RFC 9162 Merkle audit path (docs/formats/rekor.md,
+//!   "Merkle inclusion proofs");
 //! * [`checkpoint`]: the signed tree head as a C2SP signed note, Rekor v1 and v2
-//!   (FORMATS.md §2.9);
+//!   (docs/formats/rekor.md, "Checkpoints");
 //! * [`body`]: entry consistency, the logged body against the signature, the signed digest or
-//!   envelope and the signer (FORMATS.md §2.5 step 8, §2.7).
+//!   envelope and the signer (docs/formats/sigstore-bundle.md, "Step 8: entry consistency";
+//!   docs/formats/rekor.md, "Entry bodies").
 //!
 //! Keys come from the trusted root ([`TransparencyLog`]); time is a parameter. This module never
 //! performs I/O.
@@ -157,7 +160,8 @@ pub enum TlogError {
     },
 }
 
-/// An inclusion proof as bundles carry it (`inclusionProof`, FORMATS.md §2.1).
+/// An inclusion proof as bundles carry it (`inclusionProof`, docs/formats/sigstore-bundle.md,
+/// "Transparency log entries").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InclusionProof<'a> {
     /// Leaf index inside the (shard) tree; not the global log index for sharded Rekor v1.
@@ -172,10 +176,11 @@ pub struct InclusionProof<'a> {
     pub checkpoint: &'a str,
 }
 
-/// Verifies that `entry` (the canonicalized body, the Merkle leaf) is in the log, as FORMATS.md
-/// §2.5 step 5 asks: the audit path leads to the proof's root (§2.8), a trusted log signed a
-/// checkpoint (§2.9), and that checkpoint names the same tree size and root hash. With `at`,
-/// the signing log's key must be valid then.
+/// Verifies that `entry` (the canonicalized body, the Merkle leaf) is in the log, as
+/// docs/formats/sigstore-bundle.md, "Step 5: transparency log" asks: the audit path leads to the
+/// proof's root (docs/formats/rekor.md, "Merkle inclusion proofs"), a trusted log signed a
+/// checkpoint (docs/formats/rekor.md, "Checkpoints"), and that checkpoint names the same tree size
+/// and root hash. With `at`, the signing log's key must be valid then.
 ///
 /// # Errors
 ///
@@ -195,7 +200,8 @@ pub fn verify_inclusion_proof(
         proof.root_hash,
     )?;
     let checkpoint = verify_checkpoint(proof.checkpoint, tlogs, at)?;
-    // FORMATS.md §2.8: the proof's root and size are the checkpoint's.
+    // docs/formats/rekor.md, "Merkle inclusion proofs": the proof's root and size are the
+    // checkpoint's.
     if checkpoint.root_hash != *proof.root_hash {
         return Err(TlogError::RootHashMismatch);
     }

@@ -1,6 +1,7 @@
-//! The signed entry timestamp (SET, "inclusion promise"): Rekor v1's signature over an
-//! entry's body, integrated time, log ID and index (FORMATS.md §2.10), and cosign's
-//! `dev.sigstore.cosign/bundle` annotation that carries one (FORMATS.md §1.4).
+//! The signed entry timestamp (SET, "inclusion promise"): Rekor v1's signature over an entry's
+//! body, integrated time, log ID and index (docs/formats/rekor.md, "Signed entry timestamp (SET)"),
+//! and cosign's `dev.sigstore.cosign/bundle` annotation that carries one
+//! (docs/formats/cosign-signatures.md, "The Rekor bundle annotation").
 //!
 //! This module never performs I/O.
 
@@ -56,7 +57,8 @@ impl SetPayload<'_> {
     }
 }
 
-/// Verifies a SET: FORMATS.md §2.10 and §2.5 step 5.
+/// Verifies a SET (docs/formats/rekor.md, "Signed entry timestamp (SET)";
+/// docs/formats/sigstore-bundle.md, "Step 5: transparency log").
 ///
 /// # Errors
 ///
@@ -77,15 +79,18 @@ pub fn verify_set(
             log_id: hex_lower(payload.log_id),
         })?;
     let key = log_key(log)?;
-    // 2. FORMATS.md §2.5 step 5: the key's validFor must contain the integrated time.
+    // 2. docs/formats/sigstore-bundle.md, "Step 5: transparency log": the key's validFor must
+    //    contain the integrated time.
     check_validity(log, payload.integrated_time)?;
-    // 3. FORMATS.md §2.10: ECDSA over SHA-256 of the canonical JSON.
+    // 3. docs/formats/rekor.md, "Signed entry timestamp (SET)": ECDSA over SHA-256 of the canonical
+    //    JSON.
     let message = payload.canonical_json()?;
     key.verify(message.as_bytes(), set)
         .map_err(TlogError::BadSetSignature)
 }
 
-/// cosign's `dev.sigstore.cosign/bundle` annotation (FORMATS.md §1.4), parsed.
+/// cosign's `dev.sigstore.cosign/bundle` annotation (docs/formats/cosign-signatures.md,
+/// "The Rekor bundle annotation"), parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RekorBundle {
     /// The signed entry timestamp (decoded).
