@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::support::keys::RsaFormat;
 use crate::support::lab::IGNORE_TLOG;
 use crate::support::{Lab, Outcome, SigManifest};
 
@@ -169,6 +170,52 @@ fn signs_with_plain_pkcs8_key_and_cosign_agrees() {
         .assert_success();
     lab.cosign_verify(&image.by_tag(), &other, &[])
         .assert_failure();
+}
+
+#[test]
+fn signs_with_openssl_rsa_keys_and_cosign_agrees() {
+    // cosign signs with an RSA `--key` as RSASSA-PKCS1-v1_5 over SHA-256; sigward must make
+    // signatures both cosign releases accept, from each way an RSA key reaches a user.
+    let lab = Lab::new();
+    let pkcs8 = lab.openssl_rsa_key_pair("pkcs8-2048", 2048, RsaFormat::GenpkeyPkcs8);
+    let pkcs1 = lab.openssl_rsa_key_pair("pkcs1-4096", 4096, RsaFormat::GenrsaPkcs1);
+    let encrypted = lab.cosign3_import_key_pair(&pkcs8, "rsa-2048");
+    let other = lab.openssl_rsa_key_pair("other-2048", 2048, RsaFormat::GenpkeyPkcs8);
+
+    for (name, key) in [
+        ("pkcs8-2048", &pkcs8),
+        ("pkcs1-4096", &pkcs1),
+        ("cosign-2048", &encrypted),
+    ] {
+        let image = lab.push_image(&format!("keyed/rsa-{name}"), "v1");
+        lab.sigward_sign(&image.by_tag(), key, &[]).assert_success();
+
+        lab.verify(&image.by_tag(), &[key], &[]).assert_verified();
+        lab.verify(&image.by_tag(), &[&other], &[])
+            .assert_rejected("signature-mismatch");
+        lab.cosign_verify(&image.by_tag(), key, &[])
+            .assert_success();
+        lab.cosign_verify(&image.by_tag(), &other, &[])
+            .assert_failure();
+        lab.cosign3_verify(&image.by_tag(), key).assert_success();
+        lab.cosign3_verify(&image.by_tag(), &other).assert_failure();
+    }
+}
+
+#[test]
+fn sign_refuses_an_rsa_key_under_2048_bits() {
+    let lab = Lab::new();
+    let small = lab.openssl_rsa_key_pair("small", 1024, RsaFormat::GenpkeyPkcs8);
+    let image = lab.push_image("keyed/rsa-small", "v1");
+    let outcome = lab.sigward_sign(&image.by_tag(), &small, &[]);
+    assert_eq!(outcome.code, Some(2), "{outcome}");
+    assert!(
+        outcome.stderr.contains("RSA key of 1024 bits") && outcome.stderr.contains("2048"),
+        "{outcome}"
+    );
+    // Nothing was written: the image is still unsigned.
+    lab.verify(&image.by_tag(), &[&lab.plain_key_pair("any")], &[])
+        .assert_rejected("no-signatures");
 }
 
 #[test]

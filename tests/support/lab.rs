@@ -11,7 +11,7 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use super::image::{self, Image};
-use super::keys::KeyPair;
+use super::keys::{KeyPair, RsaFormat};
 use super::outcome::Outcome;
 use super::registry::Registry;
 use super::{program, shared_dir};
@@ -256,6 +256,29 @@ impl Lab {
     /// An unencrypted PKCS#8 P-256 key pair.
     pub(crate) fn plain_key_pair(&self, name: &str) -> KeyPair {
         KeyPair::plain_pkcs8(self.dir.path(), &format!("plain-{name}"))
+    }
+
+    /// A new RSA key pair of `bits` made by `openssl` (see `RsaFormat`).
+    pub(crate) fn openssl_rsa_key_pair(&self, name: &str, bits: u32, format: RsaFormat) -> KeyPair {
+        KeyPair::openssl_rsa(self.dir.path(), &format!("rsa-{name}"), bits, format)
+    }
+
+    /// `cosign import-key-pair` of `key`'s private key with cosign 3 (cosign 2.5 refuses RSA
+    /// keys): the same key in cosign's encrypted envelope (PKCS#8 inside, password `PASSWORD`).
+    pub(crate) fn cosign3_import_key_pair(&self, key: &KeyPair, name: &str) -> KeyPair {
+        let prefix = self.path(&format!("cosign3-imported-{name}"));
+        Outcome::run(
+            self.cosign3()
+                .args(["import-key-pair", "--key"])
+                .arg(&key.private)
+                .arg("--output-key-prefix")
+                .arg(&prefix),
+        )
+        .assert_success();
+        KeyPair {
+            private: prefix.with_extension("key"),
+            public: prefix.with_extension("pub"),
+        }
     }
 
     // --- signing ------------------------------------------------------------------------

@@ -15,7 +15,8 @@ use super::{EXIT_OK, RegistryArgs};
 use crate::registry::{Layer, Sources};
 use crate::signing::SigningKey;
 
-/// Sign an image: cosign encrypted key (password in COSIGN_PASSWORD) or PKCS#8 private key.
+/// Sign an image: cosign encrypted key (password in COSIGN_PASSWORD), or a PKCS#8, SEC1 or PKCS#1
+/// private key (ECDSA P-256/P-384, Ed25519, RSA 2048-4096).
 #[derive(Debug, clap::Args)]
 pub(crate) struct SignCommand {
     /// The private key PEM.
@@ -75,7 +76,10 @@ impl SignCommand {
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
         let payload = simple_signing::payload_bytes(&identity, &digest, &annotations);
-        let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
+        let signature = key
+            .sign(&payload)
+            .with_context(|| format!("signing with --key {}", self.key.display()))?;
+        let signature = base64::engine::general_purpose::STANDARD.encode(signature);
         let layer = Layer {
             media_type: simple_signing::MEDIA_TYPE.to_owned(),
             digest: Digest::of(&payload).to_string(),

@@ -7,6 +7,8 @@
 //!   cosign): a password-encrypted PKCS#8 key in cosign's scrypt + NaCl secretbox envelope.
 //! - `PRIVATE KEY`: unencrypted PKCS#8 (RFC 5958), as `openssl genpkey` writes it.
 //! - `EC PRIVATE KEY`: unencrypted SEC1 (RFC 5915), as `openssl ecparam -genkey -noout` writes it.
+//! - `RSA PRIVATE KEY`: unencrypted PKCS#1 (RFC 8017 Appendix A.1.2), as `openssl genrsa
+//!   -traditional` writes it.
 //!
 //! Supported algorithms ([`Algorithm`]):
 //!
@@ -16,20 +18,29 @@
 //!   P-384 signature over SHA-256 and rejects one over SHA-384 (tried with cosign 2.5.0), so
 //!   SHA-256 is the hash those verifiers accept. sigward's verifier accepts both.
 //! - Ed25519 (pure, not Ed25519ph), signature as the raw 64 bytes.
+//! - RSA with RSASSA-PKCS1-v1_5 and SHA-256 (RFC 8017 §8.2), signature as the modulus-length
+//!   big-endian bytes: what cosign signs with for an RSA `--key` (`LoadPrivateKey` in cosign's
+//!   `pkg/cosign/keys.go` hands the key to `LoadDefaultSignerVerifier` in sigstore/sigstore's
+//!   `pkg/signature/signerverifier.go`, which picks PKCS#1 v1.5 and SHA-256 for RSA). The
+//!   modulus must be 2048 to 4096 bits ([`sigward_policy::keys::RSA_BITS`], the range sigward's
+//!   verifier accepts), so `sigward sign` never makes a signature `sigward verify` would refuse.
 //!
-//! RSA keys are rejected with [`KeyError::UnsupportedRsa`]: cosign never generates them and
-//! sigward does not sign with them.
-//!
-//! ECDSA signatures are deterministic (RFC 6979), so signing needs no random numbers. This
-//! module never performs I/O: callers read the key file and the password and pass the bytes.
+//! ECDSA signatures are deterministic (RFC 6979) and so are PKCS#1 v1.5 signatures. The RSA
+//! private-key operation is blinded with random numbers from the operating system (the `rsa`
+//! crate's `getrandom` feature), against timing side channels; the blinding does not change the
+//! signature. This module never performs I/O: callers read the key file and the password and pass
+//! the bytes.
 
 mod encrypted;
 
 use ed25519_dalek::Signer as _;
 use p256::ecdsa::signature::DigestSigner as _;
 use pkcs8::{AssociatedOid as _, EncodePublicKey, LineEnding, ObjectIdentifier, PrivateKeyInfoRef};
+use rsa::pkcs1::DecodeRsaPrivateKey as _;
+use rsa::traits::PublicKeyParts as _;
 use sec1::der::Decode as _;
 use sha2::Digest as _;
+use sigward_policy::keys::RSA_BITS;
 use zeroize::Zeroizing;
 
 /// PEM label of the encrypted keys cosign 2.x writes.
@@ -42,6 +53,9 @@ const LABEL_PKCS8: &str = "PRIVATE KEY";
 const LABEL_PKCS8_ENCRYPTED: &str = "ENCRYPTED PRIVATE KEY";
 /// PEM label of an unencrypted SEC1 EC key (RFC 5915 §4).
 const LABEL_SEC1: &str = "EC PRIVATE KEY";
+/// PEM label of an unencrypted PKCS#1 RSA key: OpenSSL's "traditional" format (not one of
+/// RFC 7468's labels), which cosign's `import-key-pair` reads too.
+const LABEL_PKCS1: &str = "RSA PRIVATE KEY";
 
 /// id-ecPublicKey (RFC 5480 §2.1.1).
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = p256::elliptic_curve::ALGORITHM_OID;
@@ -76,6 +90,8 @@ pub enum Algorithm {
     EcdsaP384Sha256,
     /// Ed25519 (RFC 8032, pure); the signature is the raw 64 bytes.
     Ed25519,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2); the signature is as long as the modulus.
+    RsaPkcs1v15Sha256,
 }
 
 /// Why a private key could not be loaded. No message contains the password or key material.
@@ -83,14 +99,14 @@ pub enum Algorithm {
 pub enum KeyError {
     /// The input is not a single well-formed PEM block.
     #[error(
-        "the key file is not a PEM file ({0}); expected a cosign `.key` file or a PKCS#8 / SEC1 \
-         private key PEM"
+        "the key file is not a PEM file ({0}); expected a cosign `.key` file or a PKCS#8, SEC1 \
+         or PKCS#1 private key PEM"
     )]
     NotPem(pem_rfc7468::Error),
     /// The PEM block is something other than a private key (a public key, a certificate…).
     #[error(
         "the PEM block is `{label}`, not a private key; expected `{LABEL_SIGSTORE}`, \
-         `{LABEL_COSIGN}`, `{LABEL_PKCS8}` or `{LABEL_SEC1}`"
+         `{LABEL_COSIGN}`, `{LABEL_PKCS8}`, `{LABEL_SEC1}` or `{LABEL_PKCS1}`"
     )]
     NotPrivateKey {
         /// The label found after `-----BEGIN `.
@@ -146,15 +162,21 @@ pub enum KeyError {
         /// What the field should hold.
         expected: &'static str,
     },
-    /// An RSA key: sigward does not sign with RSA.
+    /// An RSA key whose modulus is outside [`RSA_BITS`].
     #[error(
-        "RSA keys are not supported for signing; use an ECDSA P-256 key (`cosign \
-         generate-key-pair`), P-384 or Ed25519"
+        "RSA key of {bits} bits; sigward signs with RSA keys of {} to {} bits (make one with \
+         `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072`)",
+        RSA_BITS.start(),
+        RSA_BITS.end()
     )]
-    UnsupportedRsa,
-    /// A key algorithm other than EC, Ed25519 or RSA.
+    RsaKeySize {
+        /// The modulus length in bits.
+        bits: usize,
+    },
+    /// A key algorithm other than EC, Ed25519 or RSA (`rsaEncryption`).
     #[error(
-        "unsupported key algorithm {oid}; sigward signs with ECDSA P-256, ECDSA P-384 or Ed25519"
+        "unsupported key algorithm {oid}; sigward signs with ECDSA P-256, ECDSA P-384, Ed25519 \
+         or RSA (rsaEncryption, 1.2.840.113549.1.1.1)"
     )]
     UnsupportedAlgorithm {
         /// The algorithm OID from the PKCS#8 `AlgorithmIdentifier`.
@@ -175,13 +197,26 @@ pub enum KeyError {
     /// The key's ASN.1 structure or its values are invalid.
     #[error("malformed private key: {0}")]
     MalformedKey(#[from] pkcs8::Error),
+    /// A PKCS#1 `RSA PRIVATE KEY` whose ASN.1 structure or values are invalid (including
+    /// multi-prime keys and keys whose parts do not fit together).
+    #[error("malformed RSA private key: {0}")]
+    MalformedRsaKey(#[from] rsa::pkcs1::Error),
+}
+
+/// Why a loaded key could not sign. No message contains key material.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SignError {
+    /// The RSA private-key operation failed: the operating system gave no random numbers for
+    /// blinding, or the result did not verify against the public key (a fault).
+    #[error("RSA signing failed: {0}")]
+    Rsa(rsa::Error),
 }
 
 impl SigningKey {
     /// Loads a private key PEM: cosign's `ENCRYPTED SIGSTORE PRIVATE KEY` or `ENCRYPTED COSIGN
-    /// PRIVATE KEY` (decrypted with `password`), or an unencrypted `PRIVATE KEY` (PKCS#8) or
-    /// `EC PRIVATE KEY` (SEC1). `password` is ignored for unencrypted keys; cosign allows an
-    /// empty password, which is `Some(b"")`.
+    /// PRIVATE KEY` (decrypted with `password`), or an unencrypted `PRIVATE KEY` (PKCS#8),
+    /// `EC PRIVATE KEY` (SEC1) or `RSA PRIVATE KEY` (PKCS#1). `password` is ignored for
+    /// unencrypted keys; cosign allows an empty password, which is `Some(b"")`.
     ///
     /// # Errors
     ///
@@ -191,10 +226,10 @@ impl SigningKey {
     /// - [`KeyError::UnsupportedEncryption`], [`KeyError::UnsupportedKdfParams`],
     ///   [`KeyError::MalformedEnvelope`], [`KeyError::BadEnvelopeField`]: the cosign envelope is
     ///   not one sigward can open.
-    /// - [`KeyError::UnsupportedRsa`], [`KeyError::UnsupportedAlgorithm`],
+    /// - [`KeyError::RsaKeySize`], [`KeyError::UnsupportedAlgorithm`],
     ///   [`KeyError::UnsupportedCurve`], [`KeyError::MissingCurve`]: the key is not ECDSA P-256,
-    ///   ECDSA P-384 or Ed25519.
-    /// - [`KeyError::MalformedKey`]: the key's DER is invalid.
+    ///   ECDSA P-384, Ed25519, or RSA of 2048 to 4096 bits.
+    /// - [`KeyError::MalformedKey`], [`KeyError::MalformedRsaKey`]: the key's DER is invalid.
     pub fn from_pem(pem: &[u8], password: Option<&[u8]>) -> Result<Self, KeyError> {
         let (label, body) = pem_rfc7468::decode_vec(pem).map_err(KeyError::NotPem)?;
         let body = Zeroizing::new(body);
@@ -207,6 +242,7 @@ impl SigningKey {
             }
             LABEL_PKCS8 => KeyPair::from_pkcs8_der(&body)?,
             LABEL_SEC1 => KeyPair::from_sec1_der(&body)?,
+            LABEL_PKCS1 => KeyPair::rsa(rsa::PrivateKey::from_pkcs1_der(&body)?)?,
             LABEL_PKCS8_ENCRYPTED => return Err(KeyError::EncryptedPkcs8),
             other => {
                 return Err(KeyError::NotPrivateKey {
@@ -228,19 +264,26 @@ impl SigningKey {
             KeyPair::EcdsaP256(_) => Algorithm::EcdsaP256Sha256,
             KeyPair::EcdsaP384(_) => Algorithm::EcdsaP384Sha256,
             KeyPair::Ed25519(_) => Algorithm::Ed25519,
+            KeyPair::Rsa(_) => Algorithm::RsaPkcs1v15Sha256,
         }
     }
 
     /// Signs `message` the way cosign does: ECDSA as ASN.1 DER over the message's SHA-256
-    /// (for P-256 and P-384 alike, see the module docs), Ed25519 as the raw 64 bytes.
+    /// (for P-256 and P-384 alike, see the module docs), Ed25519 as the raw 64 bytes, RSA as
+    /// RSASSA-PKCS1-v1_5 over the message's SHA-256.
     ///
-    /// ECDSA uses RFC 6979 deterministic nonces, so the same key and message always give the
-    /// same signature.
-    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+    /// ECDSA uses RFC 6979 deterministic nonces and PKCS#1 v1.5 has no randomness, so the same
+    /// key and message always give the same signature.
+    ///
+    /// # Errors
+    ///
+    /// [`SignError::Rsa`] when the RSA private-key operation fails (see the variant); ECDSA and
+    /// Ed25519 signing cannot fail.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         // The `Signer`/`DigestSigner` convenience methods unwrap `try_sign*` inside the
         // signature crate. For these keys that cannot fail: ecdsa 0.17's RFC 6979
         // `sign_prehash` always returns `Ok`, and ed25519-dalek's `try_sign` always returns `Ok`.
-        match &self.key {
+        let signature = match &self.key {
             KeyPair::EcdsaP256(key) => {
                 let signature: p256::ecdsa::DerSignature =
                     key.sign_digest(|digest: &mut sha2::Sha256| {
@@ -256,7 +299,16 @@ impl SigningKey {
                 signature.as_bytes().to_vec()
             }
             KeyPair::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
-        }
+            KeyPair::Rsa(key) => {
+                // RFC 8017 §8.2.1: EMSA-PKCS1-v1_5 over the SHA-256 DigestInfo, then RSASP1
+                // (blinded by the `rsa` crate, which also checks the result against the public
+                // key before returning it).
+                let digest = sha2::Sha256::digest(message);
+                key.sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
+                    .map_err(SignError::Rsa)?
+            }
+        };
+        Ok(signature)
     }
 
     /// The public key as DER `SubjectPublicKeyInfo`, the body of [`Self::public_key_pem`].
@@ -283,6 +335,8 @@ enum KeyPair {
     EcdsaP256(p256::ecdsa::SigningKey),
     EcdsaP384(p384::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
+    /// Two-prime RSA whose modulus is within [`RSA_BITS`]; zeroized on drop by the `rsa` crate.
+    Rsa(rsa::PrivateKey),
 }
 
 impl KeyPair {
@@ -304,7 +358,8 @@ impl KeyPair {
         } else if algorithm == ID_ED25519 {
             Ok(Self::Ed25519(ed25519_dalek::SigningKey::try_from(info)?))
         } else if algorithm == RSA_ENCRYPTION {
-            Err(KeyError::UnsupportedRsa)
+            // RFC 8017 Appendix A.1: the parameters are NULL and the key is PKCS#1 inside.
+            Self::rsa(rsa::PrivateKey::try_from(info)?)
         } else {
             Err(KeyError::UnsupportedAlgorithm { oid: algorithm })
         }
@@ -329,12 +384,24 @@ impl KeyPair {
         }
     }
 
+    /// Keeps an RSA key whose modulus is within [`RSA_BITS`]. The `rsa` crate has already
+    /// checked that the key's parts fit together (`PrivateKey::from_components` validates).
+    fn rsa(key: rsa::PrivateKey) -> Result<Self, KeyError> {
+        let bits = usize::try_from(key.n().bit_width_vartime()).unwrap_or(usize::MAX);
+        if RSA_BITS.contains(&bits) {
+            Ok(Self::Rsa(key))
+        } else {
+            Err(KeyError::RsaKeySize { bits })
+        }
+    }
+
     /// The public key as SPKI DER and as a `PUBLIC KEY` PEM.
     fn public_key(&self) -> Result<(Vec<u8>, String), KeyError> {
         match self {
             Self::EcdsaP256(key) => encode_public_key(key.verifying_key()),
             Self::EcdsaP384(key) => encode_public_key(key.verifying_key()),
             Self::Ed25519(key) => encode_public_key(&key.verifying_key()),
+            Self::Rsa(key) => encode_public_key(&key.to_public_key()),
         }
     }
 }

@@ -86,6 +86,24 @@ const SUPPORTED: &[(&str, Option<&[u8]>, &str, Algorithm)] = &[
         "ed25519-pkcs8.pub",
         Algorithm::Ed25519,
     ),
+    (
+        "rsa-pkcs8.pem",
+        None,
+        "rsa-pkcs8.pub",
+        Algorithm::RsaPkcs1v15Sha256,
+    ),
+    (
+        "rsa4096-pkcs1.pem",
+        None,
+        "rsa4096-pkcs1.pub",
+        Algorithm::RsaPkcs1v15Sha256,
+    ),
+    (
+        "cosign-rsa.key",
+        Some(PASSWORD),
+        "cosign-rsa.pub",
+        Algorithm::RsaPkcs1v15Sha256,
+    ),
 ];
 
 #[test]
@@ -163,11 +181,44 @@ fn rejects_pem_that_is_not_a_private_key() {
 }
 
 #[test]
-fn rejects_unsupported_keys_with_a_reason() {
+fn rejects_rsa_keys_outside_2048_to_4096_bits() {
+    for (name, bits) in [
+        ("rsa1024-pkcs8.pem", 1024),
+        ("rsa1024-pkcs1.pem", 1024),
+        ("rsa4160-pkcs8.pem", 4160),
+    ] {
+        let err = load(name, None).unwrap_err();
+        assert_eq!(err, KeyError::RsaKeySize { bits }, "{name}");
+        // The message says what is accepted, so a user knows what key to make instead.
+        assert!(err.to_string().contains("2048 to 4096 bits"), "{err}");
+    }
+}
+
+#[test]
+fn rejects_rsa_key_whose_parts_do_not_fit_together() {
+    // The PKCS#1 structure of a real key with the private exponent's last byte changed: the
+    // DER is well-formed, the key is not (d·e ≢ 1), and signing with it would leak nothing
+    // useful but produce garbage, so it must not load.
+    let (_, der) = pem_rfc7468::decode_vec(&fixture("rsa4096-pkcs1.pem")).unwrap();
+    let key = rsa::pkcs1::RsaPrivateKeyRef::from_der(&der).unwrap();
+    let exponent = key.private_exponent.as_bytes();
+    let at = der
+        .windows(exponent.len())
+        .position(|w| w == exponent)
+        .unwrap()
+        + exponent.len()
+        - 1;
+    let mut changed = der.clone();
+    changed[at] ^= 0x02;
+    let pem = pem_rfc7468::encode_string(LABEL_PKCS1, LineEnding::LF, &changed).unwrap();
     assert_eq!(
-        load("rsa-pkcs8.pem", None).unwrap_err(),
-        KeyError::UnsupportedRsa
+        SigningKey::from_pem(pem.as_bytes(), None).unwrap_err(),
+        KeyError::MalformedRsaKey(rsa::pkcs1::Error::KeyMalformed)
     );
+}
+
+#[test]
+fn rejects_unsupported_keys_with_a_reason() {
     assert_eq!(
         load("p256-pkcs8-encrypted.pem", Some(PASSWORD)).unwrap_err(),
         KeyError::EncryptedPkcs8
@@ -196,6 +247,8 @@ fn rejects_every_truncation_without_panicking() {
         ("p256-sec1.pem", LABEL_SEC1),
         ("p384-pkcs8.pem", LABEL_PKCS8),
         ("ed25519-pkcs8.pem", LABEL_PKCS8),
+        ("rsa-pkcs8.pem", LABEL_PKCS8),
+        ("rsa4096-pkcs1.pem", LABEL_PKCS1),
     ] {
         let (_, der) = pem_rfc7468::decode_vec(&fixture(name)).unwrap();
         // From 1: pem-rfc7468 rejects an empty body as not PEM.
@@ -203,7 +256,10 @@ fn rejects_every_truncation_without_panicking() {
             let cut = pem_rfc7468::encode_string(label, LineEnding::LF, &der[..len]).unwrap();
             let err = SigningKey::from_pem(cut.as_bytes(), None).unwrap_err();
             assert!(
-                matches!(err, KeyError::MalformedKey(_)),
+                matches!(
+                    err,
+                    KeyError::MalformedKey(_) | KeyError::MalformedRsaKey(_)
+                ),
                 "{name} cut at {len}: {err}"
             );
         }
@@ -243,8 +299,8 @@ fn rejects_cosign_key_with_truncated_ciphertext() {
 #[test]
 fn ecdsa_signatures_verify_and_are_deterministic() {
     let p256_key = load("cosign-p256.key", Some(PASSWORD)).unwrap();
-    let signature = p256_key.sign(MESSAGE);
-    assert_eq!(signature, p256_key.sign(MESSAGE));
+    let signature = p256_key.sign(MESSAGE).unwrap();
+    assert_eq!(signature, p256_key.sign(MESSAGE).unwrap());
     let public =
         p256::ecdsa::VerifyingKey::from_public_key_der(&public_key_der("cosign-p256.pub")).unwrap();
     let signature = p256::ecdsa::DerSignature::from_bytes(&signature).unwrap();
@@ -272,8 +328,8 @@ fn ecdsa_signatures_verify_and_are_deterministic() {
     );
 
     let p384_key = load("p384-pkcs8.pem", None).unwrap();
-    let signature = p384_key.sign(MESSAGE);
-    assert_eq!(signature, p384_key.sign(MESSAGE));
+    let signature = p384_key.sign(MESSAGE).unwrap();
+    assert_eq!(signature, p384_key.sign(MESSAGE).unwrap());
     let public =
         p384::ecdsa::VerifyingKey::from_public_key_der(&public_key_der("p384-pkcs8.pub")).unwrap();
     let signature = p384::ecdsa::DerSignature::from_bytes(&signature).unwrap();
@@ -296,13 +352,46 @@ fn ed25519_signatures_verify() {
         ("ed25519-pkcs8.pem", None, "ed25519-pkcs8.pub"),
         ("cosign-ed25519.key", Some(PASSWORD), "cosign-ed25519.pub"),
     ] {
-        let signature = load(key, password).unwrap().sign(MESSAGE);
+        let signature = load(key, password).unwrap().sign(MESSAGE).unwrap();
         assert_eq!(signature.len(), 64);
         let public =
             ed25519_dalek::VerifyingKey::from_public_key_der(&public_key_der(public)).unwrap();
         let signature = ed25519_dalek::Signature::from_slice(&signature).unwrap();
         assert!(public.verify(MESSAGE, &signature).is_ok(), "{key}");
         assert!(public.verify(b"other", &signature).is_err(), "{key}");
+    }
+}
+
+#[test]
+fn rsa_signatures_are_pkcs1v15_sha256_and_deterministic() {
+    for (key, password, public_file, bytes) in [
+        ("rsa-pkcs8.pem", None, "rsa-pkcs8.pub", 256),
+        ("cosign-rsa.key", Some(PASSWORD), "cosign-rsa.pub", 256),
+        ("rsa4096-pkcs1.pem", None, "rsa4096-pkcs1.pub", 512),
+    ] {
+        let signing_key = load(key, password).unwrap();
+        let signature = signing_key.sign(MESSAGE).unwrap();
+        // Blinding is random; the signature is not.
+        assert_eq!(signature, signing_key.sign(MESSAGE).unwrap(), "{key}");
+        assert_eq!(signature.len(), bytes, "{key}");
+        let public = rsa::PublicKey::from_public_key_der(&public_key_der(public_file)).unwrap();
+        let scheme = || rsa::Pkcs1v15Sign::new::<sha2::Sha256>();
+        assert!(
+            public
+                .verify(scheme(), &sha2::Sha256::digest(MESSAGE), &signature)
+                .is_ok(),
+            "{key}"
+        );
+        assert!(
+            public
+                .verify(scheme(), &sha2::Sha256::digest(b"other"), &signature)
+                .is_err(),
+            "{key}"
+        );
+        // And sigward's own verifier, the one `sigward verify --key` runs, accepts it.
+        let pem = String::from_utf8(fixture(public_file)).unwrap();
+        let verifier = sigward_policy::keys::PublicKey::from_pem(&pem).unwrap();
+        assert!(verifier.verify(MESSAGE, &signature).is_ok(), "{key}");
     }
 }
 
@@ -330,12 +419,15 @@ fn openssl_verifies_our_signatures() {
     std::fs::write(&message, MESSAGE).unwrap();
     for &(key, password, public, algorithm) in SUPPORTED {
         let public = data_dir().join(public);
-        let signature = load(key, password).unwrap().sign(MESSAGE);
+        let signature = load(key, password).unwrap().sign(MESSAGE).unwrap();
         std::fs::write(&signature_file, &signature).unwrap();
         let mut openssl = Command::new("openssl");
         match algorithm {
             // P-384 too: cosign hashes with SHA-256 for every curve (see the module docs).
-            Algorithm::EcdsaP256Sha256 | Algorithm::EcdsaP384Sha256 => openssl
+            // `openssl dgst -verify` with an RSA key checks PKCS#1 v1.5 padding by default.
+            Algorithm::EcdsaP256Sha256
+            | Algorithm::EcdsaP384Sha256
+            | Algorithm::RsaPkcs1v15Sha256 => openssl
                 .args(["dgst", "-sha256", "-verify"])
                 .arg(&public)
                 .arg("-signature")
@@ -368,7 +460,7 @@ fn cosign_verify_blob_accepts_our_signatures() {
     let signature_file = dir.path().join("blob.sig");
     std::fs::write(&blob, MESSAGE).unwrap();
     for &(key, password, public, _) in SUPPORTED {
-        let signature = load(key, password).unwrap().sign(MESSAGE);
+        let signature = load(key, password).unwrap().sign(MESSAGE).unwrap();
         // cosign reads `--signature` files as base64.
         std::fs::write(
             &signature_file,

@@ -23,8 +23,9 @@ const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 /// id-Ed25519 (RFC 8410).
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
-/// Smallest and largest RSA moduli accepted, in bits.
-const RSA_BITS: core::ops::RangeInclusive<usize> = 2048..=4096;
+/// Smallest and largest RSA moduli accepted, in bits (`sigward sign` refuses keys outside it
+/// too, so it never makes a signature this verifier would reject).
+pub const RSA_BITS: core::ops::RangeInclusive<usize> = 2048..=4096;
 
 /// A public key that can verify signatures.
 #[derive(Debug, Clone, PartialEq)]
