@@ -68,6 +68,7 @@ fn run(case: &Path, artifact: ArtifactInput) -> Result<(), String> {
                 issuer: Matcher::Exact(
                     read_trimmed(&case.join("issuer")).unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
                 ),
+                github_workflow: Default::default(),
             }],
             trusted_root: root.to_owned(),
         }),

@@ -132,6 +132,7 @@ pub(crate) fn conformance_identity() -> Identity {
                 .to_owned(),
         ),
         issuer: Matcher::Exact("https://token.actions.githubusercontent.com".to_owned()),
+        github_workflow: Default::default(),
     }
 }
 
@@ -139,6 +140,7 @@ fn exact(subject: &str, issuer: &str) -> Identity {
     Identity {
         subject: Matcher::Exact(subject.to_owned()),
         issuer: Matcher::Exact(issuer.to_owned()),
+        github_workflow: Default::default(),
     }
 }
 
@@ -146,6 +148,7 @@ fn regexp(subject: &str, issuer: &str) -> Identity {
     Identity {
         subject: Matcher::Regexp(subject.to_owned()),
         issuer: Matcher::Regexp(issuer.to_owned()),
+        github_workflow: Default::default(),
     }
 }
 
