@@ -424,6 +424,89 @@ fn replayed_keyless_signature_verifies_offline_until_the_digest_check() {
 }
 
 #[test]
+fn replayed_keyless_signature_honours_the_github_workflow_flags() {
+    // cosign's `--certificate-github-workflow-*` flags against the leaf's GitHub Actions
+    // extensions (Fulcio 1.3.6.1.4.1.57264.1.2 to .1.6, read with `openssl x509 -text`). All five
+    // right: the certificate is accepted and only the replayed digest gives the replay away.
+    // Any one wrong: the signature check fails with identity-mismatch, naming the extension.
+    let layer = keyless_layer();
+    let lab = Lab::new();
+    let image = lab.push_image("keyless/workflow", "v1");
+    SigManifest::with_layer(
+        &lab.registry,
+        &image,
+        &layer.payload,
+        layer.annotations.clone(),
+    )
+    .push_for(&image);
+    let policy = layer.policy(&layer.identity);
+    let flags = [
+        (
+            "--certificate-github-workflow-trigger",
+            "schedule",
+            "1.3.6.1.4.1.57264.1.2",
+        ),
+        (
+            "--certificate-github-workflow-sha",
+            "7e7572e578de7c51a2f1a1791f025cf315503aa2",
+            "1.3.6.1.4.1.57264.1.3",
+        ),
+        (
+            "--certificate-github-workflow-name",
+            "Create Release",
+            "1.3.6.1.4.1.57264.1.4",
+        ),
+        (
+            "--certificate-github-workflow-repository",
+            "distroless/static",
+            "1.3.6.1.4.1.57264.1.5",
+        ),
+        (
+            "--certificate-github-workflow-ref",
+            "refs/heads/main",
+            "1.3.6.1.4.1.57264.1.6",
+        ),
+    ];
+    let run = |wrong: Option<&str>| {
+        let mut args: Vec<&str> = policy.to_vec();
+        for (flag, value, _) in &flags {
+            args.push(flag);
+            args.push(if wrong == Some(*flag) { "wrong" } else { value });
+        }
+        lab.verify_with_tlog(&image.by_tag(), &args)
+    };
+
+    assert_failed_after(
+        &run(None),
+        "manifest-digest-mismatch",
+        &["payload-digest", "tlog", "signature"],
+        "manifest-digest",
+    );
+    for (flag, value, oid) in &flags {
+        let outcome = run(Some(flag));
+        assert_failed_after(&outcome, "identity-mismatch", &["tlog"], "signature");
+        let report = outcome.json();
+        let failed = checks(&signatures(&report)[0])
+            .iter()
+            .find(|check| check["outcome"] == "fail")
+            .and_then(|check| check["detail"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let expected = format!("({oid}) is \"{value}\", not \"wrong\"");
+        assert!(failed.contains(&expected), "{flag}: {outcome}");
+    }
+
+    // The flags check a certificate: with only a key there is none, and sigward says so.
+    let key = lab.plain_key_pair("signer");
+    let outcome = lab.verify(
+        &image.by_tag(),
+        &[&key],
+        &["--certificate-github-workflow-trigger", "schedule"],
+    );
+    outcome.assert_error("invalid-request");
+}
+
+#[test]
 fn replayed_keyless_signature_needs_the_fulcio_ca_and_the_ct_log_of_the_trusted_root() {
     // The same replay against edited copies of the production trusted root: unchanged, it gets
     // as far as with the embedded root; without Fulcio CAs the chain fails, without CT logs the

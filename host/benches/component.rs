@@ -221,6 +221,7 @@ fn bundle_benchmarks() {
             identities: vec![Identity {
                 issuer: Matcher::Exact("https://token.actions.githubusercontent.com".to_owned()),
                 subject: Matcher::Exact("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".to_owned()),
+                github_workflow: Default::default(),
             }],
             trusted_root: "production".to_owned(),
         }),

@@ -16,6 +16,45 @@ pub struct Identity {
     pub issuer: Matcher,
     /// Any subject alternative name.
     pub subject: Matcher,
+    /// What the certificate's GitHub Actions extensions must hold, on top of issuer and
+    /// subject (none of them by default).
+    pub github_workflow: GithubWorkflow,
+}
+
+impl Identity {
+    /// An identity with an issuer and a subject and no GitHub workflow requirement.
+    pub fn new(issuer: Matcher, subject: Matcher) -> Self {
+        Self {
+            issuer,
+            subject,
+            github_workflow: GithubWorkflow::default(),
+        }
+    }
+}
+
+/// Values the Fulcio certificate's deprecated GitHub Actions extensions (1.3.6.1.4.1.57264.1.2
+/// to .1.6, Fulcio's `docs/oid-info.md`) must hold, compared byte for byte, as cosign's
+/// `--certificate-github-workflow-*` flags compare them. `None` leaves an extension unchecked;
+/// a certificate without the extension matches no `Some`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct GithubWorkflow {
+    /// The `event_name` claim (extension `.1.2`), such as `push`.
+    pub trigger: Option<String>,
+    /// The `sha` claim (`.1.3`): the commit the run was based upon.
+    pub sha: Option<String>,
+    /// The `workflow` claim (`.1.4`): the workflow's name.
+    pub name: Option<String>,
+    /// The `repository` claim (`.1.5`): `owner/repo`.
+    pub repository: Option<String>,
+    /// The `ref` claim (`.1.6`): the git ref, such as `refs/heads/main`.
+    pub git_ref: Option<String>,
+}
+
+impl GithubWorkflow {
+    /// True when no extension is constrained.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Keyless settings.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::authority::{Authority, Identity, Keyless, Matcher, NamedAuthority};
+use crate::authority::{Authority, GithubWorkflow, Identity, Keyless, Matcher, NamedAuthority};
 use crate::bundle;
 use crate::error::{Error, Reason};
 use crate::fetch::{self, Fetch};
@@ -200,6 +200,7 @@ fn named_authority(named: wit::NamedAuthority) -> NamedAuthority {
                 .map(|id| Identity {
                     issuer: matcher(id.issuer),
                     subject: matcher(id.subject),
+                    github_workflow: github_workflow(id.github_workflow),
                 })
                 .collect(),
             trusted_root: keyless.trusted_root,
@@ -208,6 +209,16 @@ fn named_authority(named: wit::NamedAuthority) -> NamedAuthority {
     NamedAuthority {
         name: named.name,
         authority,
+    }
+}
+
+fn github_workflow(workflow: wit::GithubWorkflow) -> GithubWorkflow {
+    GithubWorkflow {
+        trigger: workflow.trigger,
+        sha: workflow.sha,
+        name: workflow.name,
+        repository: workflow.repository,
+        git_ref: workflow.git_ref,
     }
 }
 

@@ -75,6 +75,7 @@ pub fn bundle(data: &[u8], trust: &TrustedRoot) {
     let identities = [Identity {
         issuer: Matcher::Regexp(".*".to_owned()),
         subject: Matcher::Regexp(".*".to_owned()),
+        github_workflow: Default::default(),
     }];
     let artifact = Artifact::Bytes(b"artifact");
     for tlog in [TlogPolicy::Require, TlogPolicy::InsecureIgnore] {

@@ -52,6 +52,7 @@ fn run(case: &Case, artifact: ArtifactInput) -> Result<(), (String, String)> {
             identities: vec![Identity {
                 subject: Matcher::Exact(identity.clone()),
                 issuer: Matcher::Exact(issuer.clone()),
+                github_workflow: Default::default(),
             }],
             trusted_root: root.to_owned(),
         }),

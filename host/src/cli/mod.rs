@@ -187,7 +187,7 @@ impl IdentityArgs {
                 "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required"
             ),
         };
-        Ok(Identity { issuer, subject })
+        Ok(Identity::new(issuer, subject))
     }
 }
 

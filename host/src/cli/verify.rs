@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use sigward_policy::authority::{Authority, Keyless, NamedAuthority};
+use clap::builder::NonEmptyStringValueParser;
+use sigward_policy::authority::{Authority, GithubWorkflow, Keyless, NamedAuthority};
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
 
 use super::output::outln;
@@ -61,6 +62,9 @@ struct VerifyArgs {
     identity: IdentityArgs,
 
     #[command(flatten)]
+    github_workflow: GithubWorkflowArgs,
+
+    #[command(flatten)]
     trust: TrustArgs,
 
     /// A claim the signed payload must carry in `optional` (repeatable).
@@ -88,6 +92,43 @@ struct VerifyArgs {
 
     /// The image to verify.
     image: String,
+}
+
+/// cosign's `--certificate-github-workflow-*` flags: values the keyless certificate's GitHub
+/// Actions extensions must hold exactly (Fulcio OIDs 1.3.6.1.4.1.57264.1.2 to .1.6).
+#[derive(Debug, Clone, clap::Args)]
+struct GithubWorkflowArgs {
+    /// The workflow trigger (`event_name`, such as `push`) the certificate must name, exactly.
+    #[arg(long, value_name = "EVENT", value_parser = NonEmptyStringValueParser::new())]
+    certificate_github_workflow_trigger: Option<String>,
+
+    /// The commit SHA the workflow ran on, exactly.
+    #[arg(long, value_name = "SHA", value_parser = NonEmptyStringValueParser::new())]
+    certificate_github_workflow_sha: Option<String>,
+
+    /// The workflow's name, exactly.
+    #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    certificate_github_workflow_name: Option<String>,
+
+    /// The repository (`owner/repo`) the workflow ran in, exactly.
+    #[arg(long, value_name = "OWNER/REPO", value_parser = NonEmptyStringValueParser::new())]
+    certificate_github_workflow_repository: Option<String>,
+
+    /// The git ref (such as `refs/heads/main`) the workflow ran on, exactly.
+    #[arg(long, value_name = "REF", value_parser = NonEmptyStringValueParser::new())]
+    certificate_github_workflow_ref: Option<String>,
+}
+
+impl GithubWorkflowArgs {
+    fn workflow(&self) -> GithubWorkflow {
+        GithubWorkflow {
+            trigger: self.certificate_github_workflow_trigger.clone(),
+            sha: self.certificate_github_workflow_sha.clone(),
+            name: self.certificate_github_workflow_name.clone(),
+            repository: self.certificate_github_workflow_repository.clone(),
+            git_ref: self.certificate_github_workflow_ref.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,11 +199,21 @@ impl VerifyArgs {
                 })
             })
             .collect::<Result<Vec<_>, Undecided>>()?;
+        let github_workflow = self.github_workflow.workflow();
+        if !github_workflow.is_empty() && !self.identity.given() {
+            return Err(Undecided::error(
+                Reason::InvalidRequest,
+                "--certificate-github-workflow-* flags check a keyless certificate: give \
+                 --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp) too"
+                    .to_owned(),
+            ));
+        }
         if self.identity.given() {
-            let identity = self
+            let mut identity = self
                 .identity
                 .identity()
                 .map_err(|err| Undecided::error(Reason::InvalidRequest, format!("{err:#}")))?;
+            identity.github_workflow = github_workflow;
             authorities.push(NamedAuthority {
                 name: "certificate identity".to_owned(),
                 authority: Authority::Keyless(Keyless {

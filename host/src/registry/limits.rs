@@ -17,6 +17,10 @@ pub struct Limits {
     /// Most layers accepted in one signature manifest, and most referrers read (default 1000,
     /// cosign's own limit).
     pub layers: usize,
+    /// Most pages of one referrers API listing read (`Link: <…>; rel="next"`; default 16). Each
+    /// page is an index of at most `manifest_bytes`, and the entries of all pages together count
+    /// against `layers`.
+    pub referrer_pages: usize,
     /// Upper bound on each registry call, connection through last body byte (default 10 s).
     pub timeout: Duration,
     /// Total of bytes one verification may fetch, everything included: the default of its
@@ -30,6 +34,7 @@ impl Default for Limits {
             manifest_bytes: 4 * 1024 * 1024,
             blob_bytes: 16 * 1024 * 1024,
             layers: 1000,
+            referrer_pages: 16,
             timeout: Duration::from_secs(10),
             verification_bytes: DEFAULT_BUDGET_BYTES,
         }

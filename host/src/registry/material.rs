@@ -145,8 +145,10 @@ async fn bundles(
         &format!("referrers of {digest}"),
     )?;
     let mut bundles = Vec::new();
-    // The index entry's artifactType is not trusted to filter (registries rewrite it); only an
-    // image manifest can hold a bundle layer, so other entries are skipped unread.
+    // The index entry's artifactType is not trusted to admit anything (registries and cosign's
+    // own tag-schema index rewrite it; `referrers` only lets it skip entries that declare
+    // another type); only an image manifest can hold a bundle layer, so other entries are
+    // skipped unread, and what is read must hold a single bundle layer.
     let manifests: Vec<Descriptor> = referrers
         .into_iter()
         .filter(|entry| [OCI_MANIFEST, DOCKER_MANIFEST].contains(&entry.media_type.as_str()))

@@ -27,6 +27,7 @@ mod limits;
 mod manifest;
 mod material;
 mod reference;
+mod referrers;
 mod remote;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@
 //! fall back from the referrers API to the tag schema without saying so, and its token exchange
 //! follows any realm and reads the answer whole, so reads and the token exchange (`token`) go
 //! through the same `reqwest` stack here instead: every body is read chunk by chunk into a
-//! [`Capped`] buffer, and the referrers lookup reports which of the two ways answered.
+//! [`Capped`] buffer, and the referrers lookup reports which of the two ways answered (the API's
+//! filter and pages are `referrers`'s business).
 //!
 //! Plain HTTP is used for loopback registries, or for every registry under
 //! [`HttpPolicy::AllowHttp`]; everything else is HTTPS only, redirects included.
@@ -18,19 +19,29 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Reference, RegistryOperation};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 
 use super::auth::{Authorization, Authorizer};
 use super::budget::Budget;
 use super::digest::{Attachment, Digest};
 use super::limits::{self, Capped, Limits};
-use super::manifest::{self, Descriptor, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, SignatureImage};
+use super::manifest::{self, Descriptor, MANIFEST_TYPES, OCI_MANIFEST, SignatureImage};
 use super::material::Store;
 use super::reference::{self, with_digest, with_tag};
+use super::referrers;
 use super::token::{self, Challenge};
 use super::{Discovery, HttpPolicy, Manifest, Options, RegistryError};
 
 const USER_AGENT: &str = concat!("sigward/", env!("CARGO_PKG_VERSION"));
+
+/// A successful `GET`: the body, read under its cap, and the response headers.
+#[derive(Debug)]
+pub(super) struct Fetched {
+    /// The body.
+    pub(super) bytes: Vec<u8>,
+    /// The headers (`Link`, `OCI-Filters-Applied`, ...).
+    pub(super) headers: HeaderMap,
+}
 
 /// A registry client shared by every call: one connection pool per scheme.
 #[derive(Debug)]
@@ -210,6 +221,23 @@ impl Remote {
         .await
     }
 
+    /// The limits every call works under.
+    pub(super) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The URL of `/v2/<repository>/<path>` on `image`'s registry, with the scheme it is
+    /// reached with.
+    pub(super) fn url(&self, image: &Reference, path: &str) -> Result<String, RegistryError> {
+        let transport = self.transport(image)?;
+        Ok(format!(
+            "{}://{}/v2/{}/{path}",
+            transport.scheme.as_str(),
+            image.resolve_registry(),
+            image.repository()
+        ))
+    }
+
     /// `GET /v2/<repository>/<path>`, reading at most `max` bytes; `None` on 404.
     async fn get(
         &self,
@@ -219,14 +247,26 @@ impl Remote {
         max: u64,
         budget: &Budget,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
-        let transport = self.transport(image)?;
-        let url = format!(
-            "{}://{}/v2/{}/{path}",
-            transport.scheme.as_str(),
-            image.resolve_registry(),
-            image.repository()
-        );
+        let url = self.url(image, path)?;
         let what = format!("{}/{path}", reference::repository_name(image));
+        let fetched = self.fetch(image, &url, &what, accept, max, budget).await?;
+        Ok(fetched.map(|fetched| fetched.bytes))
+    }
+
+    /// `GET url`, a URL on `image`'s registry (its caller makes sure of that), with the
+    /// credentials for `image`'s repository, reading at most `max` bytes; `None` on 404. `what`
+    /// names the request in errors.
+    pub(super) async fn fetch(
+        &self,
+        image: &Reference,
+        url: &str,
+        what: &str,
+        accept: &str,
+        max: u64,
+        budget: &Budget,
+    ) -> Result<Option<Fetched>, RegistryError> {
+        let transport = self.transport(image)?;
+        let what = what.to_owned();
         limits::bounded(self.limits.timeout, &what, async {
             // Try what is known (anonymous at first): an open registry then costs no challenge
             // round trip; a 401 starts the challenge and token exchange, once.
@@ -237,7 +277,7 @@ impl Remote {
                 .unwrap_or(Authorization::Anonymous);
             let mut fresh = false;
             loop {
-                let request = transport.reader.get(&url).header(ACCEPT, accept);
+                let request = transport.reader.get(url).header(ACCEPT, accept);
                 let mut response = with_authorization(request, &authorization)
                     .send()
                     .await
@@ -267,6 +307,7 @@ impl Remote {
                 if let Some(length) = response.content_length() {
                     budget.check_fits(length, &what)?;
                 }
+                let headers = response.headers().clone();
                 let mut body = Capped::new(max, budget);
                 while let Some(chunk) = response
                     .chunk()
@@ -275,7 +316,10 @@ impl Remote {
                 {
                     body.push(&chunk, &what)?;
                 }
-                return Ok(Some(body.into_bytes()));
+                return Ok(Some(Fetched {
+                    bytes: body.into_bytes(),
+                    headers,
+                }));
             }
         })
         .await
@@ -379,17 +423,12 @@ impl Store for Repository<'_> {
         &self,
         digest: &Digest,
     ) -> Result<(Vec<Descriptor>, Discovery), RegistryError> {
-        let limit = self.remote.limits.manifest_bytes;
-        // docs/formats/oci.md, "Finding bundles": the referrers API, then on 404 the tag schema.
-        // TODO(referrers-pagination): follow `Link: <…>; rel="next"` pages of the API answer.
-        let path = format!("referrers/{digest}");
-        if let Some(bytes) = self
-            .remote
-            .get(&self.reference, &path, OCI_INDEX, limit, self.budget)
-            .await?
+        // docs/formats/oci.md, "Finding bundles": the referrers API (every page), then on 404
+        // the tag schema.
+        if let Some(manifests) =
+            referrers::list(self.remote, &self.reference, digest, self.budget).await?
         {
-            let index = manifest::parse_index(&bytes, &format!("referrers of {digest}"))?;
-            return Ok((index.manifests, Discovery::ReferrersApi));
+            return Ok((manifests, Discovery::ReferrersApi));
         }
         let tag = with_tag(&self.reference, digest.referrers_tag());
         let manifests = match self.remote.manifest(&tag, self.budget).await? {

@@ -1,6 +1,6 @@
 //! Conversions between the core's types and the generated WIT types.
 
-use sigward_policy::authority::{Authority, Matcher, NamedAuthority};
+use sigward_policy::authority::{Authority, GithubWorkflow, Matcher, NamedAuthority};
 use sigward_policy::bundle::{ArtifactInput, BundleRequest};
 use sigward_policy::fetch::{self, FetchError};
 use sigward_policy::image::{CheckKind, TlogPolicy, VerifyRequest};
@@ -44,6 +44,7 @@ fn named_authority(named: &NamedAuthority) -> wit::NamedAuthority {
                 .map(|id| wit::Identity {
                     issuer: matcher(&id.issuer),
                     subject: matcher(&id.subject),
+                    github_workflow: github_workflow(&id.github_workflow),
                 })
                 .collect(),
             trusted_root: keyless.trusted_root.clone(),
@@ -52,6 +53,16 @@ fn named_authority(named: &NamedAuthority) -> wit::NamedAuthority {
     wit::NamedAuthority {
         name: named.name.clone(),
         authority,
+    }
+}
+
+fn github_workflow(workflow: &GithubWorkflow) -> wit::GithubWorkflow {
+    wit::GithubWorkflow {
+        trigger: workflow.trigger.clone(),
+        sha: workflow.sha.clone(),
+        name: workflow.name.clone(),
+        repository: workflow.repository.clone(),
+        git_ref: workflow.git_ref.clone(),
     }
 }
 

@@ -98,7 +98,7 @@ fn imports_only_the_fetcher_wasi_cli_io_and_the_hash_seed() {
     ] {
         let imports = runtime(&source, Limits::default()).imports();
         assert!(
-            imports.iter().any(|i| i == "sigward:policy/fetcher@0.2.0"),
+            imports.iter().any(|i| i == "sigward:policy/fetcher@0.3.0"),
             "{imports:?}"
         );
         let unexpected: Vec<_> = imports
@@ -349,6 +349,7 @@ fn component_and_native_core_agree_on_every_conformance_case() {
                 identities: vec![Identity {
                     subject: Matcher::Exact(identity.clone()),
                     issuer: Matcher::Exact(issuer.clone()),
+                    github_workflow: Default::default(),
                 }],
                 trusted_root: root.to_owned(),
             }),

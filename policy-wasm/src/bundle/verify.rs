@@ -193,7 +193,9 @@ impl BundleError {
             Self::Timestamp(_) => Reason::TimestampInvalid,
             Self::NoVerifiedTime => Reason::NoVerifiedTime,
             Self::Certificate(CertError::RootInChain(_)) => Reason::RootInChain,
-            Self::Certificate(CertError::IdentityMismatch { .. }) => Reason::IdentityMismatch,
+            Self::Certificate(
+                CertError::IdentityMismatch { .. } | CertError::GithubWorkflowMismatch { .. },
+            ) => Reason::IdentityMismatch,
             Self::Certificate(_) => Reason::CertificateInvalid,
             Self::Sct(_) => Reason::SctInvalid,
             Self::AuthorityMismatch(_) => Reason::AuthorityMismatch,

@@ -5,7 +5,11 @@
 //! Identities are subject alternative names (email, URI, Fulcio's username `otherName`, DNS
 //! and IP as cosign reports them) and the OIDC issuer extension. Matching follows cosign: an
 //! exact string, or a regular expression that is unanchored unless it anchors itself (Go's
-//! `regexp.MatchString`), against any SAN and against the issuer.
+//! `regexp.MatchString`), against any SAN and against the issuer. An identity may also require
+//! values of the deprecated GitHub Actions extensions `.1.2` to `.1.6`, compared exactly as
+//! cosign's `--certificate-github-workflow-*` flags compare them (`validateCertExtensions` in
+//! cosign's `pkg/cosign/verify.go`, over the raw extension bytes that
+//! `pkg/cosign/certextensions.go` reads).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -16,7 +20,7 @@ use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
 use super::{CertError, Certificate};
-use crate::authority::{Identity, Matcher};
+use crate::authority::{GithubWorkflow, Identity, Matcher};
 
 /// The Fulcio extension arc `1.3.6.1.4.1.57264.1` (docs/formats/fulcio-certificates.md,
 /// "Fulcio extensions").
@@ -27,6 +31,15 @@ const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57
 const USERNAME_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 /// `.1.8`: OIDC issuer (v2), a DER UTF8String.
 const ISSUER_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
+/// `.1.2` to `.1.6`: the deprecated GitHub Actions extensions (raw bytes), as (OID, what
+/// Fulcio's `docs/oid-info.md` calls it), in the order of [`GithubWorkflow`]'s fields.
+const GITHUB_EXTENSIONS: [(&str, &str); 5] = [
+    ("1.3.6.1.4.1.57264.1.2", "GitHub Workflow Trigger"),
+    ("1.3.6.1.4.1.57264.1.3", "GitHub Workflow SHA"),
+    ("1.3.6.1.4.1.57264.1.4", "GitHub Workflow Name"),
+    ("1.3.6.1.4.1.57264.1.5", "GitHub Workflow Repository"),
+    ("1.3.6.1.4.1.57264.1.6", "GitHub Workflow Ref"),
+];
 /// The last arc of the deprecated extensions that hold raw bytes (`.1.1` to `.1.6`).
 const LAST_RAW_ARC: u32 = 6;
 /// The last arc docs/formats/fulcio-certificates.md, "Fulcio extensions" lists (`.1.23`, deployment
@@ -105,32 +118,45 @@ impl Certificate {
     }
 }
 
-/// Succeeds when `signer` matches any of `wanted`: its issuer matches the identity's issuer and
-/// some SAN matches its subject (docs/formats/sigstore-bundle.md, "Step 4: identity"). Exact
-/// matchers compare strings; regular expressions use the `regex` crate (RE2 syntax, like Go's) and
-/// are unanchored unless the pattern anchors itself, like Go's `MatchString`. A certificate without
+/// Succeeds when `signer` matches any of `wanted`: its issuer matches the identity's issuer,
+/// some SAN matches its subject (docs/formats/sigstore-bundle.md, "Step 4: identity"), and each
+/// GitHub Actions extension the identity names holds exactly the wanted value. Exact matchers
+/// compare strings; regular expressions use the `regex` crate (RE2 syntax, like Go's) and are
+/// unanchored unless the pattern anchors itself, like Go's `MatchString`. A certificate without
 /// an issuer extension has the empty issuer, as cosign's `GetIssuer` returns.
 ///
 /// # Errors
 ///
-/// [`CertError::InvalidRegexp`] for a pattern that does not compile (checked for every
-/// wanted identity, so a typo fails even when another identity matches first), and
-/// [`CertError::IdentityMismatch`] when nothing matches or `wanted` is empty.
+/// - [`CertError::InvalidRegexp`] for a pattern that does not compile (checked for every
+///   wanted identity, so a typo fails even when another identity matches first);
+/// - [`CertError::GithubWorkflowMismatch`] when an identity's issuer and subject match but a
+///   GitHub Actions extension does not (the first such extension of the first such identity);
+/// - [`CertError::IdentityMismatch`] when no issuer and subject match, or `wanted` is empty.
 pub fn check_identity(signer: &Signer, wanted: &[Identity]) -> Result<(), CertError> {
     let compiled = wanted
         .iter()
         .map(|identity| Ok((compile(&identity.issuer)?, compile(&identity.subject)?)))
         .collect::<Result<Vec<_>, CertError>>()?;
     let issuer = signer.issuer.as_deref().unwrap_or_default();
-    let matched = compiled.iter().any(|(issuer_matcher, subject_matcher)| {
-        issuer_matcher.matches(issuer)
+    let mut workflow_mismatch = None;
+    for ((issuer_matcher, subject_matcher), identity) in compiled.iter().zip(wanted) {
+        let named = issuer_matcher.matches(issuer)
             && signer
                 .subject_alternative_names
                 .iter()
-                .any(|san| subject_matcher.matches(san))
-    });
-    if matched {
-        return Ok(());
+                .any(|san| subject_matcher.matches(san));
+        if !named {
+            continue;
+        }
+        match check_github_workflow(signer, &identity.github_workflow) {
+            Ok(()) => return Ok(()),
+            Err(err) => {
+                workflow_mismatch.get_or_insert(err);
+            }
+        }
+    }
+    if let Some(err) = workflow_mismatch {
+        return Err(err);
     }
     Err(CertError::IdentityMismatch {
         wanted: if wanted.is_empty() {
@@ -147,6 +173,41 @@ pub fn check_identity(signer: &Signer, wanted: &[Identity]) -> Result<(), CertEr
             signer.subject_alternative_names, signer.issuer
         ),
     })
+}
+
+/// Checks each GitHub Actions extension `wanted` names against the certificate's raw value,
+/// byte for byte; an absent extension matches nothing, as cosign's getters return `""` for it
+/// and compare that with a non-empty flag.
+fn check_github_workflow(signer: &Signer, wanted: &GithubWorkflow) -> Result<(), CertError> {
+    for ((oid, extension), value) in github_constraints(wanted) {
+        let found = signer.extensions.get(oid);
+        if found != Some(value) {
+            return Err(CertError::GithubWorkflowMismatch {
+                extension,
+                oid,
+                wanted: value.clone(),
+                found: found.cloned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The extensions `wanted` constrains: ((OID, name), value), in OID order.
+fn github_constraints(
+    wanted: &GithubWorkflow,
+) -> impl Iterator<Item = ((&'static str, &'static str), &String)> {
+    let values = [
+        &wanted.trigger,
+        &wanted.sha,
+        &wanted.name,
+        &wanted.repository,
+        &wanted.git_ref,
+    ];
+    GITHUB_EXTENSIONS
+        .into_iter()
+        .zip(values)
+        .filter_map(|(extension, value)| Some((extension, value.as_ref()?)))
 }
 
 /// A matcher ready to use.
@@ -179,7 +240,8 @@ fn compile(matcher: &Matcher) -> Result<Compiled<'_>, CertError> {
     }
 }
 
-/// `subject "…" issuer ~"…"`: an identity as messages show it (`~` marks a regexp).
+/// `subject "…" issuer ~"…"`: an identity as messages show it (`~` marks a regexp), followed
+/// by the GitHub Actions extensions it requires (` GitHub Workflow Ref "refs/heads/main"`).
 pub(crate) fn describe_identity(identity: &Identity) -> String {
     fn describe(matcher: &Matcher) -> String {
         match matcher {
@@ -187,11 +249,15 @@ pub(crate) fn describe_identity(identity: &Identity) -> String {
             Matcher::Regexp(pattern) => format!("~{pattern:?}"),
         }
     }
-    format!(
+    let mut text = format!(
         "subject {} issuer {}",
         describe(&identity.subject),
         describe(&identity.issuer)
-    )
+    );
+    for ((_, extension), value) in github_constraints(&identity.github_workflow) {
+        text.push_str(&format!(" {extension} {value:?}"));
+    }
+    text
 }
 
 /// A SAN as cosign prints it; `None` for kinds that are no identity (directory names, ...).
@@ -229,3 +295,6 @@ fn general_name_text(name: &GeneralName) -> Result<Option<String>, CertError> {
 fn utf8_string(der: &[u8]) -> Result<String, der::Error> {
     Ok(Utf8StringRef::from_der(der)?.as_str().to_owned())
 }
+
+#[cfg(test)]
+mod tests;

@@ -166,6 +166,22 @@ pub enum CertError {
         /// The certificate's SANs and issuer, as text.
         found: String,
     },
+    /// The certificate's issuer and SAN match a wanted identity, but a GitHub Actions
+    /// extension the identity requires is absent or holds another value.
+    #[error(
+        "certificate {extension} ({oid}) is {}, not {wanted:?}",
+        found.as_deref().map_or_else(|| "absent".to_owned(), |f| format!("{f:?}"))
+    )]
+    GithubWorkflowMismatch {
+        /// The extension's name in Fulcio's `docs/oid-info.md`, such as `GitHub Workflow Ref`.
+        extension: &'static str,
+        /// Its OID, such as `1.3.6.1.4.1.57264.1.6`.
+        oid: &'static str,
+        /// The value the identity requires.
+        wanted: String,
+        /// The certificate's value; `None` when it has no such extension.
+        found: Option<String>,
+    },
     /// A wanted identity's regular expression does not compile.
     #[error("invalid regular expression {pattern:?}: {reason}")]
     InvalidRegexp {

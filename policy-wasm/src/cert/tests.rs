@@ -133,6 +133,7 @@ pub(crate) fn conformance_identity() -> Identity {
                 .to_owned(),
         ),
         issuer: Matcher::Exact("https://token.actions.githubusercontent.com".to_owned()),
+        github_workflow: Default::default(),
     }
 }
 
@@ -140,6 +141,7 @@ fn exact(subject: &str, issuer: &str) -> Identity {
     Identity {
         subject: Matcher::Exact(subject.to_owned()),
         issuer: Matcher::Exact(issuer.to_owned()),
+        github_workflow: Default::default(),
     }
 }
 
@@ -147,6 +149,7 @@ fn regexp(subject: &str, issuer: &str) -> Identity {
     Identity {
         subject: Matcher::Regexp(subject.to_owned()),
         issuer: Matcher::Regexp(issuer.to_owned()),
+        github_workflow: Default::default(),
     }
 }
 

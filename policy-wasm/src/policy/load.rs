@@ -334,7 +334,9 @@ fn identity(item: Item<'_>) -> Result<Identity, PolicyError> {
     let issuer = matcher(&mut entry, "issuer", "issuerRegExp", Problem::NoIssuer)?;
     let subject = matcher(&mut entry, "subject", "subjectRegExp", Problem::NoSubject)?;
     entry.finish()?;
-    Ok(Identity { issuer, subject })
+    // policy-controller's `Identity` has no GitHub workflow fields; cosign's flags have no
+    // policy counterpart.
+    Ok(Identity::new(issuer, subject))
 }
 
 /// `<exact>` or `<regexp>`, not both, not neither.

@@ -270,10 +270,10 @@ impl ClusterImagePolicy {
             read(SUBJECT_ANNOTATION_PREFIX),
         ) {
             (None, None) => None,
-            (issuer, subject) => Some(Identity {
-                issuer: issuer.unwrap_or_else(any),
-                subject: subject.unwrap_or_else(any),
-            }),
+            (issuer, subject) => Some(Identity::new(
+                issuer.unwrap_or_else(any),
+                subject.unwrap_or_else(any),
+            )),
         }
     }
 }

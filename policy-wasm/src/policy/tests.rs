@@ -59,6 +59,7 @@ fn loads_keyless_github_actions() {
                         subject: regexp(
                             r"^https://github\.com/sigward-test/app/\.github/workflows/release\.yml@refs/tags/v.*$"
                         ),
+                        github_workflow: Default::default(),
                     }],
                     trusted_root: "production".into(),
                 }),
@@ -385,6 +386,7 @@ fn container_identity_needs_the_opt_in() {
         Some(Identity {
             issuer: exact("https://accounts.google.com"),
             subject: exact("release@example.com"),
+            github_workflow: Default::default(),
         })
     );
     // Only a subject: the issuer matches anything (as in the appvia webhook).
@@ -393,6 +395,7 @@ fn container_identity_needs_the_opt_in() {
         Some(Identity {
             issuer: regexp(".*"),
             subject: exact("ops@example.com"),
+            github_workflow: Default::default(),
         })
     );
     assert_eq!(opted_in.container_identity(&annotations, "other"), None);

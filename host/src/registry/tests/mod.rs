@@ -5,6 +5,7 @@
 mod hostile;
 mod layout;
 mod real;
+mod referrers;
 mod support;
 
 /// Tests only: lets an in-process TLS server stand in for remote hosts. The HTTPS client then

@@ -272,8 +272,8 @@ pub(super) struct Seen {
     pub(super) authorization: Option<String>,
 }
 
-/// An HTTP (or HTTPS) server that answers from a fixed table (404 elsewhere, 200 on `/v2/`)
-/// and records every request. Stopped when dropped.
+/// An HTTP (or HTTPS) server that answers from a fixed table of paths, with or without a query
+/// (404 elsewhere, 200 on `/v2/`), and records every request. Stopped when dropped.
 pub(super) struct Hostile {
     /// `127.0.0.1:PORT`.
     pub(super) host: String,
@@ -400,7 +400,13 @@ async fn answer(
         query: request.uri().query().map(str::to_owned),
         authorization: authorization.clone(),
     });
-    let mut reply = match routes.get(&path) {
+    // A route may name a query (`/v2/…?last=b`, for pages); else the path alone answers.
+    let with_query = request.uri().query().map(|query| format!("{path}?{query}"));
+    let route = with_query
+        .as_ref()
+        .and_then(|full| routes.get(full))
+        .or_else(|| routes.get(&path));
+    let mut reply = match route {
         Some(reply) => reply.clone(),
         None if path == "/v2/" => Reply::ok("{}"),
         None => Reply::Fixed {

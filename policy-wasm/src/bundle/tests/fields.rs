@@ -373,6 +373,7 @@ fn verify_row(row: &Row) -> Result<Verified, BundleError> {
     let identities = [Identity {
         issuer: Matcher::Exact(ISSUER.to_owned()),
         subject: Matcher::Exact(IDENTITY.to_owned()),
+        github_workflow: Default::default(),
     }];
     let key_pem = std::fs::read_to_string(dir.join("key.pub")).ok();
     let key = key_pem.as_deref().map(|pem| {

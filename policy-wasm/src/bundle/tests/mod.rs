@@ -94,3 +94,63 @@ fn reads_versions_content_and_material() {
     assert!(matches!(key.signer, SignerMaterial::PublicKey { .. }));
     assert_eq!(key.timestamps.len(), 1);
 }
+
+/// A keyless bundle's identity check covers the GitHub workflow requirements too: the
+/// conformance beacon (`happy-path-v0.3`) was triggered by `workflow_dispatch` (Fulcio
+/// extension 1.3.6.1.4.1.57264.1.2), so requiring that passes and requiring `push` fails the
+/// `identity` check with `identity-mismatch`, naming the extension.
+#[test]
+fn keyless_identity_check_covers_github_workflow_extensions() {
+    use crate::authority::{GithubWorkflow, Identity};
+    use crate::error::Reason;
+    use crate::image::TlogPolicy;
+    use crate::trust_root::TrustedRoot;
+    use crate::verdict::{Outcome, Trail};
+
+    let trust = TrustedRoot::parse(
+        &std::fs::read(conformance().join("trust/production/trusted_root.json")).unwrap(),
+    )
+    .unwrap();
+    let artifact = std::fs::read(conformance().join("bundle-verify/a.txt")).unwrap();
+    let parsed = Bundle::parse(&bundle("happy-path-v0.3")).unwrap();
+    let run = |trigger: &str| {
+        let identities = [Identity {
+            github_workflow: GithubWorkflow {
+                trigger: Some(trigger.to_owned()),
+                ..GithubWorkflow::default()
+            },
+            ..crate::cert::tests::conformance_identity()
+        }];
+        let mut trail = Trail::default();
+        let result = verify(
+            &parsed,
+            &Artifact::Bytes(&artifact),
+            &BundleAuthority::Keyless(&identities),
+            &trust,
+            TlogPolicy::Require,
+            &mut trail,
+        );
+        (result, trail.checks)
+    };
+
+    let (result, checks) = run("workflow_dispatch");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.name == "identity" && c.outcome == Outcome::Pass)
+    );
+
+    let (result, checks) = run("push");
+    let err = result.unwrap_err();
+    assert_eq!(err.reason(), Reason::IdentityMismatch);
+    let failed = checks.last().unwrap();
+    assert_eq!((failed.name, failed.outcome), ("identity", Outcome::Fail));
+    assert!(
+        failed.detail.contains(
+            r#"GitHub Workflow Trigger (1.3.6.1.4.1.57264.1.2) is "workflow_dispatch", not "push""#
+        ),
+        "{}",
+        failed.detail
+    );
+}

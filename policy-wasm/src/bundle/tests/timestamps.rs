@@ -308,6 +308,7 @@ fn outcome(row: &Row) -> (Expect, Trail) {
     let identities = [Identity {
         issuer: Matcher::Exact(ISSUER.to_owned()),
         subject: Matcher::Exact(IDENTITY.to_owned()),
+        github_workflow: Default::default(),
     }];
     let mut trail = Trail::default();
     let result = Bundle::parse(bundle.to_string().as_bytes())

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::authority::Matcher;
+use crate::authority::{GithubWorkflow, Matcher};
 use crate::error::Reason;
 use crate::fetch::{FetchError, Layer, Manifest, Material};
 use crate::verdict::Outcome;
@@ -234,7 +234,7 @@ fn keyless_request(image: String, issuer: Matcher, subject: Matcher) -> VerifyRe
         authorities: vec![NamedAuthority {
             name: "keyless".to_owned(),
             authority: Authority::Keyless(crate::authority::Keyless {
-                identities: vec![Identity { issuer, subject }],
+                identities: vec![Identity::new(issuer, subject)],
                 trusted_root: "production".to_owned(),
             }),
         }],
@@ -321,6 +321,50 @@ fn github_workflow_claims_reach_the_report() {
     assert_eq!(
         signer.issuer.as_deref(),
         Some("https://token.actions.githubusercontent.com")
+    );
+}
+
+/// A legacy keyless `.sig` layer with GitHub workflow requirements (cosign's
+/// `--certificate-github-workflow-*`): `distroless-static-gha-2022`'s leaf says trigger
+/// `schedule`, repository `distroless/static`, ref `refs/heads/main` (Fulcio `.1.2`, `.1.5`,
+/// `.1.6`). Matching values verify; one other value fails the signature check with
+/// `identity-mismatch`, and the check's detail names the extension and both values.
+#[test]
+fn legacy_keyless_checks_github_workflow_extensions() {
+    let case = legacy_keyless().join("distroless-static-gha-2022");
+    let verify_with = |github_workflow: GithubWorkflow| {
+        let (mut source, mut request) = keyless_case(&case);
+        if let Authority::Keyless(keyless) = &mut request.authorities[0].authority {
+            keyless.identities[0].github_workflow = github_workflow;
+        }
+        verify_keyless(&request, &mut source).unwrap()
+    };
+    let matching = GithubWorkflow {
+        trigger: Some("schedule".to_owned()),
+        repository: Some("distroless/static".to_owned()),
+        git_ref: Some("refs/heads/main".to_owned()),
+        ..GithubWorkflow::default()
+    };
+    let report = verify_with(matching.clone());
+    assert!(report.verified(), "{:#?}", report.signatures[0].checks);
+
+    let report = verify_with(GithubWorkflow {
+        git_ref: Some("refs/heads/release".to_owned()),
+        ..matching
+    });
+    assert_eq!(report.reason(), Some(Reason::IdentityMismatch));
+    let failed = report.signatures[0]
+        .checks
+        .iter()
+        .find(|check| check.outcome == Outcome::Fail)
+        .unwrap();
+    assert_eq!(failed.name, "signature");
+    assert!(
+        failed.detail.contains(
+            r#"GitHub Workflow Ref (1.3.6.1.4.1.57264.1.6) is "refs/heads/main", not "refs/heads/release""#
+        ),
+        "{}",
+        failed.detail
     );
 }
 
