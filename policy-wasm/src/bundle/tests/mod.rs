@@ -145,7 +145,10 @@ fn keyless_identity_check_covers_github_workflow_extensions() {
     let err = result.unwrap_err();
     assert_eq!(err.reason(), Reason::IdentityMismatch);
     let failed = checks.last().unwrap();
-    assert_eq!((failed.name.as_ref(), failed.outcome), ("identity", Outcome::Fail));
+    assert_eq!(
+        (failed.name.as_ref(), failed.outcome),
+        ("identity", Outcome::Fail)
+    );
     assert!(
         failed.detail.contains(
             r#"GitHub Workflow Trigger (1.3.6.1.4.1.57264.1.2) is "workflow_dispatch", not "push""#
