@@ -87,6 +87,33 @@ impl Digest {
     }
 }
 
+/// The cosign attachment kinds stored next to an image under a digest-derived tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attachment {
+    /// `sha256-<hex>.sig`: simple-signing payloads, one signature per layer.
+    Signatures,
+    /// `sha256-<hex>.att`: DSSE envelopes (legacy attestations).
+    Attestations,
+}
+
+impl Digest {
+    /// The cosign tag of an attachment: `sha256-<hex>.sig` or `sha256-<hex>.att`
+    /// (docs/formats/cosign-signatures.md, "Attachment tags").
+    pub fn attachment_tag(&self, kind: Attachment) -> String {
+        let suffix = match kind {
+            Attachment::Signatures => "sig",
+            Attachment::Attestations => "att",
+        };
+        format!("sha256-{}.{suffix}", self.hex)
+    }
+
+    /// The OCI referrers tag schema's fallback tag: `sha256-<hex>` (docs/formats/oci.md,
+    /// "Referrers tag schema").
+    pub fn referrers_tag(&self) -> String {
+        format!("sha256-{}", self.hex)
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "sha256:{}", self.hex)

@@ -214,7 +214,7 @@ impl<'a> Layout<'a> {
             limits::check_advertised(size, self.limits.manifest_bytes, &what)?;
         }
         let bytes = self.blob(digest, self.limits.manifest_bytes).await?;
-        digest.verify(&bytes, &what)?;
+        super::digest::verify(digest, &bytes, &what)?;
         if size.is_some_and(|size| i64::try_from(bytes.len()) != Ok(size)) {
             return Err(RegistryError::Invalid(format!(
                 "{what}: size differs from index.json"

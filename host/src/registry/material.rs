@@ -160,7 +160,7 @@ async fn bundles(
         let what = format!("referrer {manifest_digest}");
         limits::check_advertised(entry.size, limits.manifest_bytes, &what)?;
         let bytes = store.manifest(&manifest_digest).await?;
-        manifest_digest.verify(&bytes, &what)?;
+        super::digest::verify(&manifest_digest, &bytes, &what)?;
         let referrer = manifest::parse_manifest(&bytes, &what)?;
         let [layer] = referrer.layers.as_slice() else {
             continue;

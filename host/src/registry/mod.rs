@@ -299,7 +299,7 @@ impl Sources {
     ) -> Result<(), RegistryError> {
         let digest = Digest::parse(digest)?;
         let payload_digest = Digest::parse(&layer.digest)?;
-        payload_digest.verify(&layer.payload, "signature payload")?;
+        digest::verify(&payload_digest, &layer.payload, "signature payload")?;
         let size = i64::try_from(layer.payload.len()).unwrap_or(i64::MAX);
         limits::check_advertised(size, self.limits.blob_bytes, "signature payload")?;
         let descriptor = manifest::Descriptor {

@@ -125,7 +125,7 @@ impl Remote {
             .ok_or_else(|| RegistryError::NotFound(what.clone()))?;
         // Never trust Docker-Content-Digest: the digest is the hash of the bytes we got.
         if let Some(expected) = expected {
-            expected.verify(&bytes, &what)?;
+            super::digest::verify(&expected, &bytes, &what)?;
         }
         manifest::served(bytes, &what)
     }
