@@ -1,17 +1,17 @@
 //! Listing the referrers of a digest through the OCI referrers API (distribution-spec v1.1,
 //! "Listing Referrers": `GET /v2/<name>/referrers/<digest>`), every page of it.
 //!
-//! - **Filter.** The request asks for `?artifactType=` the Sigstore bundle type cosign gives the
-//!   referrer manifests it writes ([`BUNDLE_ARTIFACT_TYPE`]; `WriteReferrer` and
-//!   `WriteAttestationNewBundleFormat` in cosign's `pkg/oci/remote/write.go`). A registry that
-//!   applied the filter says so with `OCI-Filters-Applied: artifactType`; one that did not sends
-//!   everything. Either way the entries are filtered here too ([`may_hold_a_bundle`]): an entry
-//!   that declares another artifact type (an SBOM, a scan report) is skipped unread. The
-//!   declared type only ever skips an entry, never admits one: what is kept is still fetched,
-//!   hashed against its digest and read for a single bundle layer (`material`). Entries that
-//!   declare no type, a bundle type, or the empty-config type are kept, since writers built on
-//!   go-containerregistry derive the type from the config (cosign's own referrers-tag index
-//!   carries `application/vnd.oci.empty.v1+json` for its bundles).
+//! - **Filter.** The listing is asked for unfiltered, as cosign asks (`GetBundles`): a registry
+//!   that applied `?artifactType=` would hide bundles of other versions and those it types by
+//!   their config, turning a signed image into a false denial. The entries are filtered here
+//!   instead ([`may_hold_a_bundle`]): an entry that declares another artifact type (an SBOM, a
+//!   scan report) is skipped unread. The declared type only ever skips an entry, never admits
+//!   one: what is kept is still fetched, hashed against its digest and read for a single
+//!   bundle layer (`material`). Entries that declare no type, a bundle type, or the
+//!   empty-config type are kept, since writers built on go-containerregistry derive the type
+//!   from the config (cosign's own referrers-tag index carries
+//!   `application/vnd.oci.empty.v1+json` for its bundles). A registry that filters anyway says
+//!   so with `OCI-Filters-Applied`, which is logged.
 //! - **Pages.** A registry may split the answer and point at the rest with
 //!   `Link: <url>; rel="next"` (RFC 8288; the spec's "Pagination" section). The link is
 //!   resolved against the page's URL (it may be relative) and followed only on the same origin
@@ -37,10 +37,6 @@ use super::digest::Digest;
 use super::limits::{self, Limits};
 use super::manifest::{self, BUNDLE_PREFIX, Descriptor, OCI_INDEX};
 use super::remote::Remote;
-
-/// The artifact type asked for: the Sigstore bundle v0.3 media type, which cosign (2.4 and
-/// later, and 3.x) sets as the `artifactType` of every bundle referrer it writes.
-pub(super) const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 /// The response header that lists the filters a registry applied (distribution-spec v1.1).
 const FILTERS_APPLIED: &str = "oci-filters-applied";
@@ -69,8 +65,6 @@ pub(super) async fn list(
     let listing = format!("referrers of {digest}");
     let mut url = Url::parse(&remote.url(image, &format!("referrers/{digest}"))?)
         .map_err(|e| RegistryError::Invalid(format!("{listing}: {e}")))?;
-    url.query_pairs_mut()
-        .append_pair("artifactType", BUNDLE_ARTIFACT_TYPE);
     let mut read: HashSet<Url> = HashSet::new();
     let mut entries = Vec::new();
     for page in 1_usize.. {
@@ -325,7 +319,7 @@ mod tests {
         };
         for kept in [
             None,
-            Some(BUNDLE_ARTIFACT_TYPE),
+            Some("application/vnd.dev.sigstore.bundle.v0.3+json"),
             Some("application/vnd.dev.sigstore.bundle+json;version=0.1"),
             Some(EMPTY_CONFIG),
         ] {
