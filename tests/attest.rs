@@ -384,13 +384,12 @@ fn production_root_without(lab: &Lab, strip: &str) -> String {
     file.to_str().expect("utf-8 path").to_owned()
 }
 
-#[test]
-fn replayed_keyless_signature_verifies_offline_until_the_digest_check() {
-    // The certificate expired minutes after it was issued in 2022: reaching the digest check
-    // means the Rekor SET's integrated time, not the clock, dated it.
+/// A fresh image in `repo` with the real keyless layer (signed for another digest) pushed as
+/// its `.sig`.
+fn replayed_onto_new_image(repo: &str) -> (Lab, Image, KeylessLayer) {
     let layer = keyless_layer();
     let lab = Lab::new();
-    let image = lab.push_image("keyless/replay", "v1");
+    let image = lab.push_image(repo, "v1");
     assert_ne!(image.digest, layer.signed_digest);
     SigManifest::with_layer(
         &lab.registry,
@@ -399,6 +398,14 @@ fn replayed_keyless_signature_verifies_offline_until_the_digest_check() {
         layer.annotations.clone(),
     )
     .push_for(&image);
+    (lab, image, layer)
+}
+
+#[test]
+fn replayed_keyless_signature_verifies_offline_until_the_digest_check() {
+    // The certificate expired minutes after it was issued in 2022: reaching the digest check
+    // means the Rekor SET's integrated time, not the clock, dated it.
+    let (lab, image, layer) = replayed_onto_new_image("keyless/replay");
 
     let policy = layer.policy(&layer.identity);
     let outcome = lab.verify_with_tlog(&image.by_tag(), &policy);
@@ -429,16 +436,7 @@ fn replayed_keyless_signature_honours_the_github_workflow_flags() {
     // extensions (Fulcio 1.3.6.1.4.1.57264.1.2 to .1.6, read with `openssl x509 -text`). All five
     // right: the certificate is accepted and only the replayed digest gives the replay away.
     // Any one wrong: the signature check fails with identity-mismatch, naming the extension.
-    let layer = keyless_layer();
-    let lab = Lab::new();
-    let image = lab.push_image("keyless/workflow", "v1");
-    SigManifest::with_layer(
-        &lab.registry,
-        &image,
-        &layer.payload,
-        layer.annotations.clone(),
-    )
-    .push_for(&image);
+    let (lab, image, layer) = replayed_onto_new_image("keyless/workflow");
     let policy = layer.policy(&layer.identity);
     let flags = [
         (
@@ -511,16 +509,7 @@ fn replayed_keyless_signature_needs_the_fulcio_ca_and_the_ct_log_of_the_trusted_
     // The same replay against edited copies of the production trusted root: unchanged, it gets
     // as far as with the embedded root; without Fulcio CAs the chain fails, without CT logs the
     // SCT does, and the staging root does not know the Rekor key.
-    let layer = keyless_layer();
-    let lab = Lab::new();
-    let image = lab.push_image("keyless/roots", "v1");
-    SigManifest::with_layer(
-        &lab.registry,
-        &image,
-        &layer.payload,
-        layer.annotations.clone(),
-    )
-    .push_for(&image);
+    let (lab, image, layer) = replayed_onto_new_image("keyless/roots");
     let policy = layer.policy(&layer.identity);
     let run = |extra: &[&str]| {
         let args: Vec<&str> = policy.iter().chain(extra).copied().collect();
