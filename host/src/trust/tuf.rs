@@ -196,7 +196,7 @@ async fn refresh_now(
         .mirror
         .join("targets/")
         .map_err(|e| TufError::Mirror(mirror.clone(), e.to_string()))?;
-    let transport = HttpTransport::new(timeouts.request)
+    let transport = HttpTransport::new(timeouts.request, repository.mirror.scheme() == "https")
         .map_err(|e| TufError::Mirror(mirror.clone(), e.to_string()))?;
     let loaded = RepositoryLoader::new(&root, repository.mirror.clone(), targets_url)
         .transport(transport)
@@ -321,8 +321,10 @@ struct HttpTransport {
 }
 
 impl HttpTransport {
-    fn new(timeout: Duration) -> reqwest::Result<Self> {
+    /// With `https_only`, a redirect to plain HTTP is refused too.
+    fn new(timeout: Duration, https_only: bool) -> reqwest::Result<Self> {
         let client = reqwest::Client::builder()
+            .https_only(https_only)
             .user_agent(concat!("sigward/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)
             .read_timeout(timeout)
