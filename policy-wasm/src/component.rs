@@ -233,9 +233,9 @@ fn check(check: verdict::Check) -> wit::Check {
     wit::Check {
         name: check.name.into_owned(),
         outcome: match check.outcome {
-            verdict::Outcome::Pass => wit::Outcome::Pass,
-            verdict::Outcome::Fail => wit::Outcome::Fail,
-            verdict::Outcome::Skip => wit::Outcome::Skip,
+            verdict::CheckOutcome::Pass => wit::Outcome::Pass,
+            verdict::CheckOutcome::Fail => wit::Outcome::Fail,
+            verdict::CheckOutcome::Skip => wit::Outcome::Skip,
         },
         detail: check.detail,
     }

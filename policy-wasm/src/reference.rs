@@ -43,6 +43,8 @@ const MAX_NAME_LENGTH: usize = 255;
 /// An image reference, parsed and normalised (see the module docs for the rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageReference {
+    /// The name as written, without tag and digest (`host:5000/app`, `nginx`).
+    written: String,
     registry: String,
     path: String,
     tag: Option<String>,
@@ -124,11 +126,18 @@ impl ImageReference {
             return Err(ReferenceError::BadPath(path));
         }
         Ok(Self {
+            written: name.to_owned(),
             registry,
             path,
             tag,
             digest,
         })
+    }
+
+    /// The name as written, without its tag and digest (`host:5000/app:v1` → `host:5000/app`,
+    /// `nginx:1` → `nginx`): what a digest is appended to when a tag is pinned.
+    pub fn written_name(&self) -> &str {
+        &self.written
     }
 
     /// The registry, normalised (`index.docker.io`, `ghcr.io`, `127.0.0.1:5000`, `[::1]:5000`).
@@ -173,15 +182,11 @@ impl ImageReference {
     }
 }
 
-/// The reference without its tag and digest, as written (`host:5000/app:v1` → `host:5000/app`).
-pub fn name(reference: &str) -> &str {
-    let name = reference.split('@').next().unwrap_or(reference);
-    // A ':' after the last '/' starts a tag; one before it is a registry port.
-    match (name.rfind(':'), name.rfind('/')) {
-        (Some(colon), Some(slash)) if colon > slash => name.get(..colon).unwrap_or(name),
-        (Some(colon), None) => name.get(..colon).unwrap_or(name),
-        _ => name,
-    }
+/// True when `registry` (a host name, any case) is one of Docker Hub's names.
+pub fn is_docker_hub_host(registry: &str) -> bool {
+    DOCKER_HUB_ALIASES
+        .iter()
+        .any(|alias| alias.eq_ignore_ascii_case(registry))
 }
 
 /// The normalised repository of a reference (`nginx:1` → `index.docker.io/library/nginx`), or

@@ -11,7 +11,7 @@ use crate::error::Reason;
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum CheckOutcome {
     /// Passed.
     Pass,
     /// Failed; the signature is rejected.
@@ -26,7 +26,7 @@ pub struct Check {
     /// Stable kebab-case name.
     pub name: Cow<'static, str>,
     /// What happened.
-    pub outcome: Outcome,
+    pub outcome: CheckOutcome,
     /// Human-readable detail.
     pub detail: String,
 }
@@ -213,7 +213,7 @@ impl Trail {
     pub fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
         self.checks.push(Check {
             name: Cow::Borrowed(name),
-            outcome: Outcome::Pass,
+            outcome: CheckOutcome::Pass,
             detail: detail.into(),
         });
     }
@@ -222,7 +222,7 @@ impl Trail {
     pub fn skip(&mut self, name: &'static str, detail: impl Into<String>) {
         self.checks.push(Check {
             name: Cow::Borrowed(name),
-            outcome: Outcome::Skip,
+            outcome: CheckOutcome::Skip,
             detail: detail.into(),
         });
     }
@@ -231,7 +231,7 @@ impl Trail {
     pub fn fail<E>(&mut self, name: &'static str, reason: E, detail: impl Into<String>) -> E {
         self.checks.push(Check {
             name: Cow::Borrowed(name),
-            outcome: Outcome::Fail,
+            outcome: CheckOutcome::Fail,
             detail: detail.into(),
         });
         reason

@@ -17,7 +17,7 @@ use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
 use crate::runtime::{ComponentSource, Failure, Limits, Report, Runtime};
 use sigward_policy::Reason;
-use sigward_policy::verdict::Outcome;
+use sigward_policy::verdict::CheckOutcome;
 
 /// Verify the signatures of an image (`HOST/REPO[:TAG][@DIGEST]` or `oci:DIR[:TAG]`).
 #[derive(Debug, clap::Args)]
@@ -288,7 +288,7 @@ impl VerifyArgs {
                     outln!("  {} {}: verified by {authority}", sig.source, sig.digest)
                 }
                 (_, reason) => {
-                    let failed = sig.checks.iter().find(|c| c.outcome == Outcome::Fail);
+                    let failed = sig.checks.iter().find(|c| c.outcome == CheckOutcome::Fail);
                     let detail = failed
                         .map(|c| format!("{}: {}", c.name, c.detail))
                         .unwrap_or_default();

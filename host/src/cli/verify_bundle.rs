@@ -87,7 +87,7 @@ impl VerifyBundleCommand {
                 let failed = outcome
                     .checks
                     .iter()
-                    .find(|c| c.outcome == sigward_policy::verdict::Outcome::Fail);
+                    .find(|c| c.outcome == sigward_policy::verdict::CheckOutcome::Fail);
                 let detail = failed
                     .map(|c| format!("{}: {}", c.name, c.detail))
                     .unwrap_or_default();

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use docker_credential::{CredentialRetrievalError, DockerCredential};
 use oci_client::RegistryOperation;
 use oci_client::secrets::RegistryAuth;
+use sigward_policy::reference::is_docker_hub_host;
 
 use super::RegistryError;
 
@@ -167,9 +168,10 @@ fn read_login(file: &Path, registry: &str) -> Result<RegistryAuth, RegistryError
             )));
         }
     };
-    let key = match registry {
-        "index.docker.io" | "docker.io" | "registry-1.docker.io" => DOCKER_HUB_KEY,
-        other => other,
+    let key = if is_docker_hub_host(registry) {
+        DOCKER_HUB_KEY
+    } else {
+        registry
     };
     match docker_credential::get_credential_from_reader(reader, key) {
         Ok(DockerCredential::UsernamePassword(user, password)) => {

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use sigward_policy::Reason;
 use sigward_policy::verdict::{
-    BundleOutcome, Check, Failure, Outcome, Report, SignatureReport, Source,
+    BundleOutcome, Check, CheckOutcome, Failure, Report, SignatureReport, Source,
 };
 
 pub(super) fn verify_request(request: &VerifyRequest) -> wit::VerifyRequest {
@@ -129,9 +129,9 @@ fn check(check: wit::Check) -> Check {
     Check {
         name: Cow::Owned(check.name),
         outcome: match check.outcome {
-            wit::Outcome::Pass => Outcome::Pass,
-            wit::Outcome::Fail => Outcome::Fail,
-            wit::Outcome::Skip => Outcome::Skip,
+            wit::Outcome::Pass => CheckOutcome::Pass,
+            wit::Outcome::Fail => CheckOutcome::Fail,
+            wit::Outcome::Skip => CheckOutcome::Skip,
         },
         detail: check.detail,
     }

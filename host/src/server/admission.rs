@@ -19,8 +19,8 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use sigward_policy::Reason;
 use sigward_policy::admission::{
-    AdmissionError, Decision as AdmissionDecision, Failure, Outcome, Plan, Resolution, Review,
-    Settings, TagHandling, Verification, provider_error, provider_keys, review_error,
+    AdmissionError, Decision, Failure, Plan, Resolution, Review, Settings, TagHandling,
+    Verification, VerifyOutcome, provider_error, provider_keys, review_error,
 };
 use sigward_policy::fetch::{Fetch, FetchError, Kinds, Manifest, Material};
 use sigward_policy::image::{CheckKind, VerifyRequest};
@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::cache::VerdictCache;
 use super::slots::{Refusal, SlotConfig, Slots};
-use super::{Decision, Endpoint, Metrics, Reply, Service};
+use super::{Endpoint, Metrics, Reply, Ruling, Service};
 use crate::fetcher::RegistryFetch;
 use crate::registry::Sources;
 use crate::runtime::{Runtime, RuntimeError};
@@ -200,11 +200,7 @@ impl Inner {
             Err(AdmissionError::Object { uid, message }) => {
                 tracing::info!(uid, message, "denied: the object cannot be checked");
                 return Answer {
-                    reply: reply(
-                        StatusCode::OK,
-                        &review_error(&uid, &message),
-                        Decision::Deny,
-                    ),
+                    reply: reply(StatusCode::OK, &review_error(&uid, &message), Ruling::Deny),
                     explanation: vec![message],
                 };
             }
@@ -213,7 +209,7 @@ impl Inner {
                     reply: reply(
                         StatusCode::BAD_REQUEST,
                         &json!({ "error": error.to_string() }),
-                        Decision::Error,
+                        Ruling::Error,
                     ),
                     explanation: Vec::new(),
                 };
@@ -246,7 +242,7 @@ impl Inner {
                 return reply(
                     StatusCode::BAD_REQUEST,
                     &provider_error(&error.to_string()),
-                    Decision::Error,
+                    Ruling::Error,
                 );
             }
         };
@@ -274,7 +270,7 @@ impl Inner {
         review: Review,
         settings: Settings,
         deadline: Instant,
-    ) -> AdmissionDecision {
+    ) -> Decision {
         let policies = Arc::clone(&self.policies.read().unwrap_or_else(PoisonError::into_inner));
         let plan = Plan::new(review, &policies, settings);
         let resolutions = self.resolve_all(plan.tags_to_resolve(), deadline).await;
@@ -320,7 +316,7 @@ impl Inner {
         self: &Arc<Self>,
         requests: Vec<VerifyRequest>,
         deadline: Instant,
-    ) -> Vec<(VerifyRequest, Outcome)> {
+    ) -> Vec<(VerifyRequest, VerifyOutcome)> {
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut tasks = JoinSet::new();
         for request in requests {
@@ -348,7 +344,7 @@ impl Inner {
     }
 
     /// One verification in a fresh component instance, on a blocking thread, in a slot.
-    async fn verify(self: Arc<Self>, request: VerifyRequest, deadline: Instant) -> Outcome {
+    async fn verify(self: Arc<Self>, request: VerifyRequest, deadline: Instant) -> VerifyOutcome {
         let started = std::time::Instant::now();
         let slot = match self.slots.acquire(&request.image, deadline).await {
             Ok(slot) => slot,
@@ -455,17 +451,17 @@ impl Fetch for Counting {
     }
 }
 
-fn outcome(decision: &AdmissionDecision) -> Decision {
+fn outcome(decision: &Decision) -> Ruling {
     if !decision.allowed {
-        Decision::Deny
+        Ruling::Deny
     } else if decision.warnings.is_empty() {
-        Decision::Allow
+        Ruling::Allow
     } else {
-        Decision::Warn
+        Ruling::Warn
     }
 }
 
-fn reply(status: StatusCode, body: &Value, decision: Decision) -> Reply {
+fn reply(status: StatusCode, body: &Value, decision: Ruling) -> Reply {
     Reply {
         status,
         body: serde_json::to_vec(body).unwrap_or_default(),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sigward_policy::Reason;
-use sigward_policy::admission::Outcome;
+use sigward_policy::admission::VerifyOutcome;
 use sigward_policy::image::VerifyRequest;
 use tokio::sync::OnceCell;
 
@@ -40,7 +40,7 @@ const UNCACHED_REASONS: [Reason; 3] =
     [Reason::Deadline, Reason::VerifierFailed, Reason::Overloaded];
 
 struct Entry {
-    outcome: Outcome,
+    outcome: VerifyOutcome,
     expires: Instant,
 }
 
@@ -48,7 +48,7 @@ struct Entry {
 pub struct VerdictCache {
     config: CacheConfig,
     entries: Mutex<HashMap<VerifyRequest, Entry>>,
-    pending: Mutex<HashMap<VerifyRequest, Arc<OnceCell<Outcome>>>>,
+    pending: Mutex<HashMap<VerifyRequest, Arc<OnceCell<VerifyOutcome>>>>,
 }
 
 impl VerdictCache {
@@ -70,7 +70,7 @@ impl VerdictCache {
     }
 
     /// A live outcome for `key`.
-    pub fn get(&self, key: &VerifyRequest) -> Option<Outcome> {
+    pub fn get(&self, key: &VerifyRequest) -> Option<VerifyOutcome> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(key)
@@ -81,9 +81,9 @@ impl VerdictCache {
     /// The outcome for `key`: a live cached one, else the one `verify` produces (shared with
     /// any concurrent caller asking for the same key), which is then cached. The boolean is
     /// true when `verify` did not run for this caller.
-    pub async fn get_or_verify<F>(&self, key: VerifyRequest, verify: F) -> (Outcome, bool)
+    pub async fn get_or_verify<F>(&self, key: VerifyRequest, verify: F) -> (VerifyOutcome, bool)
     where
-        F: Future<Output = Outcome>,
+        F: Future<Output = VerifyOutcome>,
     {
         if let Some(outcome) = self.get(&key) {
             return (outcome, true);
@@ -110,7 +110,7 @@ impl VerdictCache {
         (outcome, !ran)
     }
 
-    fn insert(&self, key: VerifyRequest, outcome: Outcome) {
+    fn insert(&self, key: VerifyRequest, outcome: VerifyOutcome) {
         let ttl = match &outcome {
             Ok(verification) if verification.verified => self.config.ttl,
             Err(failure) if UNCACHED_REASONS.contains(&failure.reason) => return,
@@ -185,7 +185,7 @@ mod tests {
         }
     }
 
-    fn verified(yes: bool) -> Outcome {
+    fn verified(yes: bool) -> VerifyOutcome {
         Ok(Verification {
             digest: "sha256:00".to_owned(),
             verified: yes,

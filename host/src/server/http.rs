@@ -38,7 +38,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::connections::{ConnectionState, Connections, Phase, Reservation, Slot, Watched};
 use super::metrics::{self, Metrics};
-use super::service::{Decision, Endpoint, Service};
+use super::service::{Endpoint, Ruling, Service};
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -264,7 +264,7 @@ impl<S: Service> App<S> {
         let (response, decision) = if request.method() == Method::POST {
             self.call(endpoint, request).await
         } else {
-            (method_not_allowed("POST"), Decision::Error)
+            (method_not_allowed("POST"), Ruling::Error)
         };
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
@@ -275,7 +275,7 @@ impl<S: Service> App<S> {
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         // At the default level only what needs a look (denials, warnings, errors) is logged;
         // a line for every allowed request is debug (a million requests once wrote 203 MB).
-        if decision == Decision::Allow {
+        if decision == Ruling::Allow {
             tracing::debug!(
                 endpoint = endpoint.as_str(),
                 status,
@@ -295,11 +295,7 @@ impl<S: Service> App<S> {
         response
     }
 
-    async fn call(
-        &self,
-        endpoint: Endpoint,
-        request: Request<Incoming>,
-    ) -> (HttpResponse, Decision) {
+    async fn call(&self, endpoint: Endpoint, request: Request<Incoming>) -> (HttpResponse, Ruling) {
         let encoded = request
             .headers()
             .get_all(CONTENT_ENCODING)
@@ -324,7 +320,7 @@ impl<S: Service> App<S> {
                 response
                     .headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
-                return (response, Decision::Error);
+                return (response, Ruling::Error);
             }
             Err(BodyError::TooLarge) => {
                 let message = format!("request body larger than {} bytes", self.max_body_bytes);
@@ -333,12 +329,12 @@ impl<S: Service> App<S> {
                 response
                     .headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
-                return (response, Decision::Error);
+                return (response, Ruling::Error);
             }
             Err(BodyError::Read(err)) => {
                 tracing::debug!(endpoint = endpoint.as_str(), error = %err, "reading request body failed");
                 let response = json_error(StatusCode::BAD_REQUEST, "reading request body failed");
-                return (response, Decision::Error);
+                return (response, Ruling::Error);
             }
         };
         // Refused only once read (under the same cap and deadline), so that the client is not
@@ -348,7 +344,7 @@ impl<S: Service> App<S> {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Encoding is not supported; send the body uncompressed",
             );
-            return (response, Decision::Error);
+            return (response, Ruling::Error);
         }
         let deadline = self.request_timeout.saturating_add(SAFETY_MARGIN);
         match timeout(deadline, self.service.handle(endpoint, body)).await {
@@ -365,7 +361,7 @@ impl<S: Service> App<S> {
                 let message = format!("no answer within {} ms", deadline.as_millis());
                 (
                     json_error(StatusCode::INTERNAL_SERVER_ERROR, &message),
-                    Decision::Error,
+                    Ruling::Error,
                 )
             }
         }

@@ -53,7 +53,7 @@ use tokio_rustls::TlsAcceptor;
 pub use admission::{Admission, AdmissionService, Answer};
 pub use cache::{CacheConfig, VerdictCache};
 pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
-pub use service::{Decision, Endpoint, Reply, Service};
+pub use service::{Endpoint, Reply, Ruling, Service};
 pub use slots::{QUEUE_FACTOR, SlotConfig};
 pub use tls::TlsError;
 

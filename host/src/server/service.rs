@@ -63,12 +63,12 @@ pub struct Reply {
     /// The response body, JSON (sent as `application/json`).
     pub body: Vec<u8>,
     /// What was decided, for the `sigward_decisions` metric and the request log line.
-    pub decision: Decision,
+    pub decision: Ruling,
 }
 
 /// What a request was answered with, as counted in metrics and logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Decision {
+pub enum Ruling {
     /// The request was admitted.
     Allow,
     /// The request was refused.
@@ -79,7 +79,7 @@ pub enum Decision {
     Error,
 }
 
-impl Decision {
+impl Ruling {
     /// The decision's lowercase name: `allow`, `deny`, `warn`, `error`.
     pub fn as_str(self) -> &'static str {
         match self {

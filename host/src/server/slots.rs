@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use sigward_policy::reference::ImageReference;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 
@@ -185,23 +186,18 @@ impl Drop for Slot {
     }
 }
 
-/// The registry host an image is fetched from, as the slots group them: the first path
-/// component when it names a host (has a `.` or a `:`, or is `localhost`), else Docker Hub;
-/// `oci:` layouts are one group. This groups for fairness only; it decides nothing.
+/// The registry an image is fetched from, as the slots group them: the verifier core's
+/// normalised registry (every name of Docker Hub is `index.docker.io`); `oci:` layouts are one
+/// group, and references that do not parse (denied before any fetch) another. This groups for
+/// fairness only; it decides nothing.
 pub(crate) fn registry_host(image: &str) -> String {
     if image.starts_with("oci:") {
         return "oci".to_owned();
     }
-    let host = match image.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
-            first.to_ascii_lowercase()
-        }
-        _ => return "docker.io".to_owned(),
-    };
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_owned(),
-        _ => host,
-    }
+    ImageReference::parse(image).map_or_else(
+        |_| "invalid".to_owned(),
+        |reference| reference.registry().to_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -227,10 +223,11 @@ mod tests {
     #[test]
     fn groups_images_by_registry_host() {
         for (image, host) in [
-            ("nginx", "docker.io"),
-            ("library/nginx:1", "docker.io"),
-            ("index.docker.io/library/nginx", "docker.io"),
-            ("registry-1.docker.io/x/y", "docker.io"),
+            ("nginx", "index.docker.io"),
+            ("library/nginx:1", "index.docker.io"),
+            ("docker.io/library/nginx", "index.docker.io"),
+            ("registry-1.docker.io/x/y", "index.docker.io"),
+            ("Not/valid", "invalid"),
             ("ghcr.io/org/app@sha256:00", "ghcr.io"),
             ("127.0.0.1:5000/slow/app", "127.0.0.1:5000"),
             ("localhost/app", "localhost"),

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::{Decision, Endpoint, Metrics, Reply, ServerConfig, ServerError, Service, TlsError};
+use super::{Endpoint, Metrics, Reply, Ruling, ServerConfig, ServerError, Service, TlsError};
 
 /// Echoes the endpoint and the body's length; readiness and delay are set per test.
 struct Fake {
@@ -49,7 +49,7 @@ impl Service for Fake {
         Reply {
             status: StatusCode::OK,
             body: answer.to_string().into_bytes(),
-            decision: Decision::Allow,
+            decision: Ruling::Allow,
         }
     }
 

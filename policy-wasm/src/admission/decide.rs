@@ -12,10 +12,10 @@ use crate::error::Reason;
 use crate::image::VerifyRequest;
 use crate::policy::cue::Condition;
 use crate::policy::{
-    KeySource, Mode, Policy as ConditionPolicy, PolicyAuthority, PolicyLanguage, PolicySource,
+    EmbeddedPolicy, KeySource, Mode, PolicyAuthority, PolicyLanguage, PolicySource,
 };
 use crate::reference::ImageReference;
-use crate::verdict::{Outcome as CheckOutcome, Report};
+use crate::verdict::{CheckOutcome, Report};
 
 use super::plan::{Plan, PolicyPlan, Resolution, pinned_digest};
 use super::review::{ContainerList, Site};
@@ -91,7 +91,7 @@ impl Verification {
 }
 
 /// The result of one verification.
-pub type Outcome = Result<Verification, Failure>;
+pub type VerifyOutcome = Result<Verification, Failure>;
 
 /// The admission decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +157,7 @@ impl Plan {
     pub fn decide(
         &self,
         resolutions: &BTreeMap<String, Resolution>,
-        outcomes: &[(VerifyRequest, Outcome)],
+        outcomes: &[(VerifyRequest, VerifyOutcome)],
     ) -> Decision {
         let mut decision = Decision {
             uid: self.review.uid.clone(),
@@ -195,7 +195,7 @@ impl Plan {
         site: &Site,
         policies: &[PolicyPlan],
         resolutions: &BTreeMap<String, Resolution>,
-        outcomes: &[(VerifyRequest, Outcome)],
+        outcomes: &[(VerifyRequest, VerifyOutcome)],
         decision: &mut Decision,
     ) -> ImageVerdict {
         let label = if site.pointer.is_empty() {
@@ -329,7 +329,7 @@ impl Plan {
         policy: &PolicyPlan,
         target: Option<&str>,
         resolution_error: Option<&str>,
-        outcomes: &[(VerifyRequest, Outcome)],
+        outcomes: &[(VerifyRequest, VerifyOutcome)],
     ) -> PolicyResult {
         if let Some(unsupported) = &policy.unsupported {
             return PolicyResult::Fail(vec![unsupported.clone()]);
@@ -410,8 +410,8 @@ impl Plan {
 
 /// Whether one check's outcome passes; the verified digest, or why not.
 fn judge(
-    outcome: Option<&Outcome>,
-    condition: Option<&ConditionPolicy>,
+    outcome: Option<&VerifyOutcome>,
+    condition: Option<&EmbeddedPolicy>,
     identity: Option<&Identity>,
 ) -> Result<String, String> {
     let verification = match outcome {
@@ -453,7 +453,7 @@ fn judge(
 
 /// Whether some verified statement satisfies an attestation's `policy` (the CUE subset of
 /// [`Condition`]); anything else fails.
-fn satisfies(policy: &ConditionPolicy, statements: &[String]) -> Result<(), String> {
+fn satisfies(policy: &EmbeddedPolicy, statements: &[String]) -> Result<(), String> {
     let condition = match (&policy.language, &policy.source) {
         (PolicyLanguage::Cue, PolicySource::Inline(text)) => {
             Condition::parse(text).map_err(|e| format!("condition-unsupported: {e}"))?

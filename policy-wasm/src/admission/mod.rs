@@ -37,7 +37,7 @@ mod review;
 use std::collections::BTreeMap;
 
 pub use decide::{
-    Decision, Failure, ImageVerdict, MAX_STATEMENT_BYTES, Outcome, PatchOp, Verification,
+    Decision, Failure, ImageVerdict, MAX_STATEMENT_BYTES, PatchOp, Verification, VerifyOutcome,
 };
 pub use plan::{Plan, Resolution, pinned_digest};
 pub use response::{provider_error, provider_keys, review_error};
@@ -146,7 +146,7 @@ fn evaluate_with<F: Fetch>(
             (tag, resolution)
         })
         .collect();
-    let outcomes: Vec<(VerifyRequest, Outcome)> = plan
+    let outcomes: Vec<(VerifyRequest, VerifyOutcome)> = plan
         .verifications(&resolutions)
         .into_iter()
         .map(|request| {

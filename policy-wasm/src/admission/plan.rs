@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use crate::authority::{Authority, Identity};
+use crate::digest::Digest;
 use crate::image::VerifyRequest;
 use crate::policy::{
     ClusterImagePolicy, LabelExpression, MatchResource, Mode, PolicyAuthority, PolicyLanguage,
 };
-use crate::reference;
+use crate::reference::ImageReference;
 
 use super::review::{Resource, Review};
 use super::{Settings, TagHandling};
@@ -47,7 +48,7 @@ impl Plan {
             .map(|site| {
                 // An image that is not a registry reference is denied before anything is
                 // matched or fetched (`oci:` layouts are the CLI's, never a cluster's).
-                let valid = reference::ImageReference::parse(&site.image).is_ok();
+                let valid = ImageReference::parse(&site.image).is_ok();
                 policies
                     .iter()
                     .filter(|_| valid)
@@ -132,7 +133,9 @@ impl Plan {
             return None;
         }
         match resolutions.get(image) {
-            Some(Ok(digest)) => Some(format!("{}@{digest}", reference::name(image))),
+            Some(Ok(digest)) => ImageReference::parse(image)
+                .ok()
+                .map(|parsed| format!("{}@{digest}", parsed.written_name())),
             _ => None,
         }
     }
@@ -185,9 +188,7 @@ impl PolicyPlan {
 /// The digest a reference pins (`…@sha256:<64 hex>`), if it has one.
 pub fn pinned_digest(image: &str) -> Option<&str> {
     let (_, digest) = image.rsplit_once('@')?;
-    let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .then_some(digest)
+    Digest::parse(digest).is_ok().then_some(digest)
 }
 
 fn language(language: PolicyLanguage) -> &'static str {

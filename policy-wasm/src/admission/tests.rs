@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fetch::{FetchError, Kinds, Layer, Manifest, Material};
-use crate::reference::name;
 
 const SIGNED: &str = "registry.test/team/app:v1";
 const UNSIGNED: &str = "registry.test/team/unsigned:v1";
@@ -505,9 +504,6 @@ fn gatekeeper_keys_become_items() {
 
 #[test]
 fn reference_helpers() {
-    assert_eq!(name("host:5000/team/app:v1"), "host:5000/team/app");
-    assert_eq!(name("nginx"), "nginx");
-    assert_eq!(name(&format!("a/b:v1@{DIGEST}")), "a/b");
     assert_eq!(pinned_digest(&format!("a/b@{DIGEST}")), Some(DIGEST));
     assert_eq!(pinned_digest("a/b:v1"), None);
     assert_eq!(pinned_digest("a/b@sha256:abc"), None);

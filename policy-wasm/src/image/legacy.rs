@@ -42,7 +42,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::{Accepted, CheckKind, Context, Signer as Authority, TlogPolicy, predicate_type};
+use super::{Accepted, CheckKind, Context, PreparedAuthority, TlogPolicy, predicate_type};
 use crate::cert::Signer;
 use crate::cert::{self, Certificate, Usage};
 use crate::digest::Digest;
@@ -352,7 +352,7 @@ enum Verifier {
 /// Step 4 for one authority: the verifier and a description of the identity.
 fn check_signer(
     context: &Context<'_>,
-    signer: &Authority<'_>,
+    signer: &PreparedAuthority<'_>,
     layer: &Layer,
     signed: &Signed,
     time: SigningTime,
@@ -371,11 +371,11 @@ fn check_signer(
         ))
     };
     match signer {
-        Authority::Key { key, spki_der, .. } => {
+        PreparedAuthority::Key { key, spki_der, .. } => {
             verify_any(key)?;
             Ok((Verifier::Key(spki_der.clone()), None))
         }
-        Authority::Keyless {
+        PreparedAuthority::Keyless {
             identities,
             trusted_root,
             ..

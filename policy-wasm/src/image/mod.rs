@@ -129,18 +129,22 @@ pub fn verify_subject(
     verify_attached(request, &signers(request)?, subject, source)
 }
 
-fn signers(request: &VerifyRequest) -> Result<Vec<Signer<'_>>, Error> {
+fn signers(request: &VerifyRequest) -> Result<Vec<PreparedAuthority<'_>>, Error> {
     if request.authorities.is_empty() {
         return Err(Error::InvalidRequest(
             "no authority to verify against".to_owned(),
         ));
     }
-    request.authorities.iter().map(Signer::new).collect()
+    request
+        .authorities
+        .iter()
+        .map(PreparedAuthority::new)
+        .collect()
 }
 
 fn verify_attached(
     request: &VerifyRequest,
-    authorities: &[Signer<'_>],
+    authorities: &[PreparedAuthority<'_>],
     subject: &Subject,
     source: &mut impl Fetch,
 ) -> Result<Report, Error> {
@@ -193,7 +197,7 @@ struct Context<'a> {
     request: &'a VerifyRequest,
     digest: &'a Digest,
     repository: Option<&'a str>,
-    authorities: &'a [Signer<'a>],
+    authorities: &'a [PreparedAuthority<'a>],
     roots: &'a BTreeMap<String, TrustedRoot>,
 }
 
@@ -237,7 +241,7 @@ impl Accepted<'_> {
 }
 
 /// An authority ready to check signatures.
-enum Signer<'a> {
+enum PreparedAuthority<'a> {
     /// A public key and its DER SubjectPublicKeyInfo (as logs record it).
     Key {
         name: &'a str,
@@ -252,7 +256,7 @@ enum Signer<'a> {
     },
 }
 
-impl<'a> Signer<'a> {
+impl<'a> PreparedAuthority<'a> {
     fn new(named: &'a NamedAuthority) -> Result<Self, Error> {
         let invalid = |source| Error::InvalidKey {
             name: named.name.clone(),
@@ -295,14 +299,14 @@ impl<'a> Signer<'a> {
 /// Fetches and parses every trust root the checks may need, once each.
 fn trust_roots(
     request: &VerifyRequest,
-    authorities: &[Signer<'_>],
+    authorities: &[PreparedAuthority<'_>],
     source: &mut impl Fetch,
 ) -> Result<BTreeMap<String, TrustedRoot>, Error> {
     let mut names: Vec<&str> = authorities
         .iter()
         .filter_map(|signer| match signer {
-            Signer::Keyless { trusted_root, .. } => Some(*trusted_root),
-            Signer::Key { .. } => None,
+            PreparedAuthority::Keyless { trusted_root, .. } => Some(*trusted_root),
+            PreparedAuthority::Key { .. } => None,
         })
         .collect();
     if request.tlog == TlogPolicy::Require {

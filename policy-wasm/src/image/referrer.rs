@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::legacy::check_statement;
-use super::{Accepted, CheckKind, Context, Signer, predicate_type};
+use super::{Accepted, CheckKind, Context, PreparedAuthority, predicate_type};
 use crate::bundle::{self, Artifact, Bundle, BundleAuthority, Content, Version};
 use crate::digest::Digest;
 use crate::error::Reason;
@@ -107,8 +107,8 @@ fn verify<'a>(
     for signer in context.authorities {
         let mut attempt = Trail::default();
         let root_name = match signer {
-            Signer::Keyless { trusted_root, .. } => *trusted_root,
-            Signer::Key { .. } => context.request.trusted_root.as_str(),
+            PreparedAuthority::Keyless { trusted_root, .. } => *trusted_root,
+            PreparedAuthority::Key { .. } => context.request.trusted_root.as_str(),
         };
         let empty = crate::trust_root::TrustedRoot {
             tlogs: Vec::new(),
@@ -118,8 +118,8 @@ fn verify<'a>(
         };
         let trust = context.roots.get(root_name).unwrap_or(&empty);
         let authority = match signer {
-            Signer::Key { key, spki_der, .. } => BundleAuthority::Key { key, spki_der },
-            Signer::Keyless { identities, .. } => BundleAuthority::Keyless(identities),
+            PreparedAuthority::Key { key, spki_der, .. } => BundleAuthority::Key { key, spki_der },
+            PreparedAuthority::Keyless { identities, .. } => BundleAuthority::Keyless(identities),
         };
         match bundle::verify(
             bundle,

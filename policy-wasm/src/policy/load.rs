@@ -19,8 +19,8 @@ use crate::keys::PublicKey;
 use super::fields::{Item, Object, invalid};
 use super::glob::{GlobError, ImagePattern};
 use super::model::{
-    Attestation, AuthorityKind, AuthoritySpec, Ctlog, HashAlgorithm, KeyRef, KeySource,
-    KeylessSpec, LabelExpression, MatchResource, Mode, Policy, PolicyInputs, PolicyLanguage,
+    Attestation, AuthorityKind, AuthoritySpec, Ctlog, EmbeddedPolicy, HashAlgorithm, KeyRef,
+    KeySource, KeylessSpec, LabelExpression, MatchResource, Mode, PolicyInputs, PolicyLanguage,
     PolicySource, SignatureFormat, Source, Spec, StaticAction,
 };
 use super::{ApiVersion, ClusterImagePolicy, FieldPath, PolicyError, Problem};
@@ -424,7 +424,7 @@ enum PolicyLevel {
     Attestation,
 }
 
-fn policy_of(policy: Object<'_>, level: PolicyLevel) -> Result<Policy, PolicyError> {
+fn policy_of(policy: Object<'_>, level: PolicyLevel) -> Result<EmbeddedPolicy, PolicyError> {
     let mut policy = policy.known(&[
         "type",
         "data",
@@ -501,7 +501,7 @@ fn policy_of(policy: Object<'_>, level: PolicyLevel) -> Result<Policy, PolicyErr
         }
     }
     policy.finish()?;
-    Ok(Policy {
+    Ok(EmbeddedPolicy {
         language,
         source,
         include,

@@ -18,7 +18,7 @@
 //! 2. **Every** matching CIP must pass (AND).
 //! 3. Within one CIP, **any one** authority passing satisfies it (OR): see
 //!    [`ClusterImagePolicy::authorities`]. A [`PolicyAuthority::Static`] passes or fails by
-//!    itself. A [`PolicyAuthority::Verify`] passes when every one of its [`Check`]s passes: one
+//!    itself. A [`PolicyAuthority::Verify`] passes when every one of its [`RequiredCheck`]s passes: one
 //!    signature check, or, when the authority lists attestations, one check per attestation
 //!    (all required). A [`PolicyAuthority::HostKey`] needs its key resolved by the host first,
 //!    and a [`PolicyAuthority::Unsupported`] never passes.
@@ -59,8 +59,8 @@ use crate::keys::KeyError;
 
 pub use glob::{GlobError, ImagePattern, qualified_name};
 pub use model::{
-    Attestation, AuthorityKind, AuthoritySpec, Ctlog, HashAlgorithm, KeyRef, KeySource,
-    KeylessSpec, LabelExpression, MatchResource, Mode, Policy, PolicyInputs, PolicyLanguage,
+    Attestation, AuthorityKind, AuthoritySpec, Ctlog, EmbeddedPolicy, HashAlgorithm, KeyRef,
+    KeySource, KeylessSpec, LabelExpression, MatchResource, Mode, PolicyInputs, PolicyLanguage,
     PolicySource, SignatureFormat, Source, Spec, StaticAction,
 };
 
@@ -103,7 +103,7 @@ pub enum PolicyAuthority {
         /// The authority, named as in the CIP.
         named: NamedAuthority,
         /// All must pass: one signature check, or one per listed attestation.
-        checks: Vec<Check>,
+        checks: Vec<RequiredCheck>,
         /// Transparency log handling (docs/formats/cluster-image-policy.md, "Evaluation").
         tlog: TlogPolicy,
         /// `source`: where the host looks for signatures, when not next to the image.
@@ -120,7 +120,7 @@ pub enum PolicyAuthority {
         /// The KMS reference or Secret.
         key: KeySource,
         /// As for [`PolicyAuthority::Verify`].
-        checks: Vec<Check>,
+        checks: Vec<RequiredCheck>,
         /// As for [`PolicyAuthority::Verify`].
         tlog: TlogPolicy,
         /// As for [`PolicyAuthority::Verify`].
@@ -146,13 +146,13 @@ pub enum PolicyAuthority {
 
 /// One check an authority requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
+pub struct RequiredCheck {
     /// `signature`, or the attestation's `name`.
     pub name: String,
     /// Signatures, or attestations of one predicate type (shorthands expanded).
     pub kind: CheckKind,
     /// A CUE/Rego policy the attestation's statement must also satisfy.
-    pub policy: Option<Policy>,
+    pub policy: Option<EmbeddedPolicy>,
 }
 
 impl ClusterImagePolicy {
@@ -358,9 +358,9 @@ fn map_authority(authority: &AuthoritySpec, default_trusted_root: &str) -> Polic
 }
 
 /// One signature check, or one check per attestation.
-fn checks(authority: &AuthoritySpec) -> Vec<Check> {
+fn checks(authority: &AuthoritySpec) -> Vec<RequiredCheck> {
     if authority.attestations.is_empty() {
-        return vec![Check {
+        return vec![RequiredCheck {
             name: String::from("signature"),
             kind: CheckKind::Signature,
             policy: None,
@@ -369,7 +369,7 @@ fn checks(authority: &AuthoritySpec) -> Vec<Check> {
     authority
         .attestations
         .iter()
-        .map(|attestation| Check {
+        .map(|attestation| RequiredCheck {
             name: attestation.name.clone(),
             kind: CheckKind::Attestation(predicate_type(&attestation.predicate_type).to_owned()),
             policy: attestation.policy.clone(),

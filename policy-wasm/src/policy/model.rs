@@ -18,7 +18,7 @@ pub struct Spec {
     /// `mode` (default [`Mode::Enforce`]).
     pub mode: Mode,
     /// `policy`: a CIP-level CUE or Rego policy over the authorities' results.
-    pub policy: Option<Policy>,
+    pub policy: Option<EmbeddedPolicy>,
     /// `match`: the resources the policy applies to (empty: all).
     pub match_resources: Vec<MatchResource>,
 }
@@ -165,12 +165,12 @@ pub struct Attestation {
     /// `predicateType` as written (a URI or a cosign shorthand such as `spdxjson`).
     pub predicate_type: String,
     /// `policy` over the decoded in-toto statement.
-    pub policy: Option<Policy>,
+    pub policy: Option<EmbeddedPolicy>,
 }
 
 /// A CUE or Rego `policy` (evaluated by no code in sigward yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
+pub struct EmbeddedPolicy {
     /// `type`.
     pub language: PolicyLanguage,
     /// Exactly one of `data`, `configMapRef`, `remote`.

@@ -32,8 +32,8 @@ fn regexp(value: &str) -> Matcher {
     Matcher::Regexp(value.to_owned())
 }
 
-fn signature_check() -> Vec<Check> {
-    vec![Check {
+fn signature_check() -> Vec<RequiredCheck> {
+    vec![RequiredCheck {
         name: "signature".into(),
         kind: CheckKind::Signature,
         policy: None,
@@ -421,7 +421,7 @@ fn example_policies_parse() {
             .flat_map(|p| &p.spec.authorities)
             .flat_map(|a| &a.attestations)
         {
-            if let Some(Policy {
+            if let Some(EmbeddedPolicy {
                 source: PolicySource::Inline(text),
                 ..
             }) = &attestation.policy

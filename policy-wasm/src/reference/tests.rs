@@ -179,7 +179,15 @@ fn same_repository_compares_normalised_names_and_fails_closed() {
 
 #[test]
 fn strips_tag_and_digest_as_written() {
-    assert_eq!(name("host:5000/team/app:v1"), "host:5000/team/app");
-    assert_eq!(name("nginx"), "nginx");
-    assert_eq!(name(&format!("a/b:v1@{DIGEST}")), "a/b");
+    let written = |reference: &str| {
+        ImageReference::parse(reference)
+            .unwrap()
+            .written_name()
+            .to_owned()
+    };
+    assert_eq!(written("host:5000/team/app:v1"), "host:5000/team/app");
+    assert_eq!(written("nginx"), "nginx");
+    assert_eq!(written("Docker.IO/nginx:1"), "Docker.IO/nginx");
+    assert_eq!(written("[::1]:5000/app"), "[::1]:5000/app");
+    assert_eq!(written(&format!("a/b:v1@{DIGEST}")), "a/b");
 }

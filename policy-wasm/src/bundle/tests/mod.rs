@@ -105,7 +105,7 @@ fn keyless_identity_check_covers_github_workflow_extensions() {
     use crate::error::Reason;
     use crate::image::TlogPolicy;
     use crate::trust_root::TrustedRoot;
-    use crate::verdict::{Outcome, Trail};
+    use crate::verdict::{CheckOutcome, Trail};
 
     let trust = TrustedRoot::parse(
         &std::fs::read(conformance().join("trust/production/trusted_root.json")).unwrap(),
@@ -138,7 +138,7 @@ fn keyless_identity_check_covers_github_workflow_extensions() {
     assert!(
         checks
             .iter()
-            .any(|c| c.name == "identity" && c.outcome == Outcome::Pass)
+            .any(|c| c.name == "identity" && c.outcome == CheckOutcome::Pass)
     );
 
     let (result, checks) = run("push");
@@ -147,7 +147,7 @@ fn keyless_identity_check_covers_github_workflow_extensions() {
     let failed = checks.last().unwrap();
     assert_eq!(
         (failed.name.as_ref(), failed.outcome),
-        ("identity", Outcome::Fail)
+        ("identity", CheckOutcome::Fail)
     );
     assert!(
         failed.detail.contains(

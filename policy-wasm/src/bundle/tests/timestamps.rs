@@ -52,7 +52,7 @@ use crate::error::Reason;
 use crate::image::TlogPolicy;
 use crate::testdata::{conformance_dir, read};
 use crate::trust_root::TrustedRoot;
-use crate::verdict::{Outcome, Trail};
+use crate::verdict::{CheckOutcome, Trail};
 
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -266,7 +266,7 @@ fn each_timestamp_counts_on_its_own() {
             let notes: Vec<String> = trail
                 .checks
                 .iter()
-                .filter(|check| check.outcome != Outcome::Pass)
+                .filter(|check| check.outcome != CheckOutcome::Pass)
                 .map(|check| format!("{} {:?}: {}", check.name, check.outcome, check.detail))
                 .collect();
             failures.push(format!(
@@ -329,7 +329,7 @@ fn outcome(row: &Row) -> (Expect, Trail) {
             ignored: trail
                 .checks
                 .iter()
-                .filter(|check| check.name == "timestamp" && check.outcome != Outcome::Pass)
+                .filter(|check| check.name == "timestamp" && check.outcome != CheckOutcome::Pass)
                 .count(),
         },
         Err(err) => Expect::Rejected(err.reason()),

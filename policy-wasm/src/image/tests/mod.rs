@@ -4,7 +4,7 @@ use super::*;
 use crate::authority::{GithubWorkflow, Matcher};
 use crate::error::Reason;
 use crate::fetch::{FetchError, Layer, Manifest, Material};
-use crate::verdict::Outcome;
+use crate::verdict::CheckOutcome;
 
 mod lying;
 
@@ -188,7 +188,7 @@ fn layout_source_skips_reference_check() {
         .iter()
         .find(|c| c.name == "docker-reference")
         .unwrap();
-    assert_eq!(check.outcome, Outcome::Skip);
+    assert_eq!(check.outcome, CheckOutcome::Skip);
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn legacy_keyless_checks_github_workflow_extensions() {
     let failed = report.signatures[0]
         .checks
         .iter()
-        .find(|check| check.outcome == Outcome::Fail)
+        .find(|check| check.outcome == CheckOutcome::Fail)
         .unwrap();
     assert_eq!(failed.name, "signature");
     assert!(
