@@ -15,12 +15,15 @@ TARGET_DIR := $(CURDIR)/target
 TOOLS_DIR := $(TARGET_DIR)/tools
 COMPONENTS_DIR := $(TARGET_DIR)/components
 WASM_TARGET := wasm32-wasip2
+PORTABLE_TARGET_DIR := $(TARGET_DIR)/wasm-portable
 WIDE_TARGET_DIR := $(TARGET_DIR)/wasm-wide
 
 # What the end-to-end tests (crate sigward-e2e) run; each can be pointed elsewhere.
 export SIGWARD_BIN ?= $(TARGET_DIR)/release/sigward
 export SIGWARD_COSIGN ?= $(TOOLS_DIR)/cosign
 export SIGWARD_COSIGN3 ?= $(TOOLS_DIR)/cosign3
+export SIGWARD_CONTAINERD ?= $(TOOLS_DIR)/containerd
+export SIGWARD_CTR ?= $(TOOLS_DIR)/ctr
 export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
 export SIGWARD_TUF_PYTHON ?= $(TOOLS_DIR)/tuf-venv/bin/python
 export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
@@ -47,18 +50,22 @@ bench-tools:
 	  && $(TOOLS_DIR)/sigstore-venv/bin/pip install --quiet sigstore==4.5.1; }
 
 ## components: the policy component twice, portable and with the wasm wide-arithmetic
-## proposal; the host's build.rs embeds both from $(COMPONENTS_DIR). They are copied only when
-## changed, so an unchanged component does not rebuild the host.
+## proposal, built at the same time in their own target directories (their flags differ, and
+## each ends in a long single-threaded LTO); the host's build.rs embeds both from
+## $(COMPONENTS_DIR). They are copied only when changed, so an unchanged component does not
+## rebuild the host.
 components:
 	rustup target add $(WASM_TARGET) >/dev/null 2>&1 || rustup target add $(WASM_TARGET)
-	$(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET)
+	$(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) \
+	  --target-dir $(PORTABLE_TARGET_DIR) & portable=$$!; \
 	RUSTFLAGS="-C target-feature=+wide-arithmetic" \
 	  $(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) \
-	  --target-dir $(WIDE_TARGET_DIR)
+	  --target-dir $(WIDE_TARGET_DIR) & wide=$$!; \
+	wait $$portable; wait $$wide
 	mkdir -p $(COMPONENTS_DIR)
-	cmp -s $(TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
+	cmp -s $(PORTABLE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
 	  $(COMPONENTS_DIR)/sigward-policy.wasm \
-	  || cp $(TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
+	  || cp $(PORTABLE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
 	  $(COMPONENTS_DIR)/sigward-policy.wasm
 	cmp -s $(WIDE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
 	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm \
@@ -66,10 +73,13 @@ components:
 	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm
 
 ## build: the host, embedding both components and (second pass) their precompiled forms, so a
-## run loads the verifier in about a millisecond instead of compiling or reading a cache. Only
-## the small sigward-bin crate (host/bin) embeds them, so the second pass relinks the binary
-## and leaves the library alone.
-build: components
+## run loads the verifier in about a millisecond instead of compiling or reading a cache. The
+## host library builds while the components do; only the small sigward-bin crate (host/bin)
+## embeds them, so the second pass relinks the binary and leaves the library alone.
+build:
+	$(MAKE) --no-print-directory components & components=$$!; \
+	$(CARGO) build --release -p sigward; \
+	wait $$components
 	$(CARGO) build --release -p sigward-bin
 	$(TARGET_DIR)/release/sigward precompile --out $(COMPONENTS_DIR)
 	$(CARGO) build --release -p sigward-bin

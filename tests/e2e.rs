@@ -4,7 +4,8 @@
 //! rejection.
 //!
 //! `make test` installs the peers and builds the binary. `SIGWARD_BIN`, `SIGWARD_COSIGN`,
-//! `SIGWARD_COSIGN3`, `SIGWARD_SKOPEO` and `SIGWARD_REGISTRY` (default `/usr/bin/docker-registry`) point elsewhere;
+//! `SIGWARD_COSIGN3`, `SIGWARD_SKOPEO`, `SIGWARD_CONTAINERD`, `SIGWARD_CTR` and `SIGWARD_REGISTRY`
+//! (default `/usr/bin/docker-registry`) point elsewhere;
 //! `SIGWARD_SHARED_DIR` (default `../shared`) is where shared fixtures are read in place.
 //! Nothing here reaches beyond 127.0.0.1.
 
@@ -13,6 +14,7 @@ mod annotations;
 mod attest;
 mod bad_input;
 mod conformance;
+mod containerd;
 mod cosign3;
 mod demo;
 mod hostile;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         wide_precompiled: include_bytes!(env!("SIGWARD_EMBEDDED_WIDE_CWASM")),
     }
     .install();
-    let cli = sigward::cli::Cli::parse();
+    let cli = sigward::cli::Cli::parse_from(sigward::cli::args());
     match cli.run() {
         Ok(code) => code,
         Err(err) => {

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod fetcher;
+pub mod pull_cache;
 pub mod registry;
 pub mod runtime;
 pub mod server;

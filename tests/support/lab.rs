@@ -604,7 +604,8 @@ impl Lab {
         self.path("home")
     }
 
-    fn command(&self, program: &Path) -> Command {
+    /// `program` in the lab's environment (home, no proxies beyond loopback).
+    pub(crate) fn command(&self, program: &Path) -> Command {
         let home = self.home();
         let mut command = Command::new(program);
         command

@@ -8,6 +8,7 @@
 //! Nothing here reaches beyond 127.0.0.1: every child process gets proxy variables that point
 //! at a closed loopback port, with loopback exempted, so an accidental outside request fails.
 
+pub(crate) mod containerd;
 pub(crate) mod hostile;
 pub(crate) mod image;
 pub(crate) mod keys;
@@ -47,7 +48,7 @@ pub(crate) fn shared_dir() -> PathBuf {
 }
 
 /// A program the tests run: `$VAR` if set, else `default` under the repository root.
-fn program(var: &str, default: &str) -> PathBuf {
+pub(crate) fn program(var: &str, default: &str) -> PathBuf {
     let path = env::var_os(var)
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(default));

@@ -26,11 +26,16 @@ pub(crate) struct Outcome {
 impl Outcome {
     /// Runs `command` to completion (killing it after two minutes) and collects its output.
     pub(crate) fn run(command: &mut Command) -> Outcome {
+        Self::run_fed(command, Stdio::null())
+    }
+
+    /// [`Outcome::run`] with `stdin` as the program's standard input.
+    pub(crate) fn run_fed(command: &mut Command, stdin: Stdio) -> Outcome {
         let description = format!("{command:?}");
         let mut stdout = tempfile::tempfile().expect("temp file");
         let mut stderr = tempfile::tempfile().expect("temp file");
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(stdout.try_clone().expect("temp file"))
             .stderr(stderr.try_clone().expect("temp file"))
             .spawn()

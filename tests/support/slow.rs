@@ -114,7 +114,9 @@ fn serve(stream: TcpStream, content: &Content, delay: Duration, blob_requests: &
                 break;
             }
         }
-        let path = request_line.split(' ').nth(1).unwrap_or("");
+        let mut words = request_line.split(' ');
+        let head_only = words.next() == Some("HEAD");
+        let path = words.next().unwrap_or("");
         let (status, body) = if path == "/v2/" {
             ("200 OK", b"{}".to_vec())
         } else if let Some(reference) = path.strip_prefix("/v2/slow/app/manifests/") {
@@ -136,7 +138,9 @@ fn serve(stream: TcpStream, content: &Content, delay: Duration, blob_requests: &
             "HTTP/1.1 {status}\r\nContent-Type: {OCI_MANIFEST}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&body).is_err() {
+        // A HEAD answer has the headers only (containerd resolves tags and digests with HEAD).
+        let body: &[u8] = if head_only { &[] } else { &body };
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(body).is_err() {
             return;
         }
     }

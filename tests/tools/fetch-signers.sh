@@ -2,7 +2,8 @@
 # Fetch the independent signers/verifiers the end-to-end tests drive:
 #   - cosign 2.5 and skopeo 1.18 with sigstore support, from Debian 13 "trixie" (Debian 12's
 #     skopeo 1.9 is built with sigstore disabled and Debian 12 has no cosign);
-#   - cosign 3.1 from Debian "sid": it writes Sigstore bundles as OCI referrers by default.
+#   - cosign 3.1 from Debian "sid": it writes Sigstore bundles as OCI referrers by default;
+#   - containerd 2.1 (with ctr) from Debian "sid": it runs image verifiers at pull time.
 #
 # Nothing is installed system-wide: the .debs are downloaded with a private apt state per suite
 # (own sources list, lists, cache and dpkg status under $TOOLS/apt-<suite>) and unpacked with
@@ -10,7 +11,8 @@
 # it is; skopeo needs trixie's glibc and is started through its loader by tests/tools/skopeo.
 #
 # Usage: tests/tools/fetch-signers.sh [TOOLS_DIR]   (default: <repo>/target/tools)
-# Leaves TOOLS_DIR/cosign (2.5), TOOLS_DIR/cosign3 (3.1) and TOOLS_DIR/skopeo (symlinks) and
+# Leaves TOOLS_DIR/cosign (2.5), TOOLS_DIR/cosign3 (3.1), TOOLS_DIR/skopeo, TOOLS_DIR/containerd
+# and TOOLS_DIR/ctr (2.1) (symlinks) and
 # downloads nothing for a suite whose tools already run.
 set -euo pipefail
 
@@ -27,6 +29,7 @@ tools=$(cd "$tools" && pwd)
 want_cosign=2.5
 want_skopeo=1.18
 want_cosign3=3.1
+want_containerd=2.1
 
 # "<suite> <package> <version prefix>": the suite's VERSIONS file names that package version.
 has_version() {
@@ -41,8 +44,11 @@ have_trixie() {
 }
 
 have_sid() {
-    [[ -x $tools/cosign3 ]] && has_version sid cosign "$want_cosign3" || return 1
+    [[ -x $tools/cosign3 && -x $tools/containerd && -x $tools/ctr ]] || return 1
+    has_version sid cosign "$want_cosign3" && has_version sid containerd "$want_containerd" \
+        || return 1
     "$tools/cosign3" version >/dev/null 2>&1 || return 1
+    "$tools/containerd" --version 2>/dev/null | grep -q " v\?$want_containerd\." || return 1
 }
 
 # Use the Debian mirror this machine's apt already uses, with the suite changed.
@@ -105,16 +111,19 @@ else
 fi
 
 if have_sid; then
-    echo "fetch-signers: cosign $want_cosign3 already in $tools"
+    echo "fetch-signers: cosign $want_cosign3 and containerd $want_containerd already in $tools"
 else
-    fetch sid cosign
+    fetch sid cosign containerd
     ln -sfn "$tools/sid/usr/bin/cosign" "$tools/cosign3"
+    ln -sfn "$tools/sid/usr/bin/containerd" "$tools/containerd"
+    ln -sfn "$tools/sid/usr/bin/ctr" "$tools/ctr"
 fi
 
 if ! have_trixie || ! have_sid; then
     echo "fetch-signers: unpacked tools do not report cosign $want_cosign / skopeo" \
-        "$want_skopeo / cosign $want_cosign3:" >&2
+        "$want_skopeo / cosign $want_cosign3 / containerd $want_containerd:" >&2
     cat "$tools"/{trixie,sid}/VERSIONS >&2 || true
     exit 1
 fi
-echo "fetch-signers: cosign $want_cosign, skopeo $want_skopeo and cosign $want_cosign3 ready in $tools"
+echo "fetch-signers: cosign $want_cosign, skopeo $want_skopeo, cosign $want_cosign3 and" \
+    "containerd $want_containerd ready in $tools"

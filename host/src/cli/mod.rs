@@ -5,6 +5,7 @@
 //! unreadable files, unreachable registry).
 
 mod admission_args;
+mod containerd;
 mod evaluate;
 mod output;
 mod precompile;
@@ -51,6 +52,7 @@ enum Command {
     VerifyAttestation(verify::VerifyAttestationCommand),
     Evaluate(evaluate::EvaluateCommand),
     Serve(serve::ServeCommand),
+    ContainerdVerifier(containerd::ContainerdVerifierCommand),
     Trust(trust::TrustCommand),
     #[command(hide = true)]
     Precompile(precompile::PrecompileCommand),
@@ -75,10 +77,17 @@ impl Cli {
             Command::VerifyAttestation(cmd) => cmd.run(&component),
             Command::Evaluate(cmd) => cmd.run(&component),
             Command::Serve(cmd) => cmd.run(&component),
+            Command::ContainerdVerifier(cmd) => cmd.run(&component),
             Command::Trust(cmd) => cmd.run(),
             Command::Precompile(cmd) => cmd.run(),
         }
     }
+}
+
+/// The process arguments as clap should read them: containerd's Go-style single-dash flags
+/// after `containerd-verifier` (`-name REF`) become double-dash ones.
+pub fn args() -> Vec<std::ffi::OsString> {
+    containerd::go_flags(std::env::args_os())
 }
 
 /// Registry flags shared by subcommands that reach registries.

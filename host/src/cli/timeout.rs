@@ -30,6 +30,11 @@ pub(crate) struct TimeoutArgs {
 }
 
 impl TimeoutArgs {
+    /// A timeout set by the command itself rather than by `--timeout`'s default.
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self { timeout }
+    }
+
     /// Starts the clock: the deadline is `--timeout` from now. `on_expiry` prints the reason
     /// (the watchdog then exits with code 2); it is not called once [`Deadline::finish`] was.
     pub(crate) fn start(&self, on_expiry: impl FnOnce(&str) + Send + 'static) -> Deadline {

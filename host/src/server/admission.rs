@@ -142,6 +142,21 @@ impl AdmissionService {
         let deadline = Instant::now() + self.inner.admission.deadline;
         self.inner.review(body, mutate, deadline).await
     }
+
+    /// Decides whether a node may pull `image` (`name@sha256:…`, the digest the runtime
+    /// resolved), within the service's deadline: the same policies and decision as admission,
+    /// with the image matched as the Gatekeeper provider's keys are (by glob only; a pull has
+    /// no workload for `match` selectors, so every policy whose globs match applies). A
+    /// reference that is not pinned by digest is denied: a pull is judged at the digest the
+    /// runtime will fetch, never at a tag resolved again.
+    pub async fn judge_pull(&self, image: &str) -> Decision {
+        let deadline = Instant::now() + self.inner.admission.deadline;
+        let mut settings = self.inner.settings();
+        settings.tags = TagHandling::RequireDigest;
+        self.inner
+            .decide(Review::of_images("pull", &[image.to_owned()]), settings, deadline)
+            .await
+    }
 }
 
 impl Service for AdmissionService {

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use sha2::{Digest as _, Sha256};
 use sigward_policy::time::format_rfc3339;
 use sigward_policy::trust_root::TrustedRoot;
 
@@ -225,6 +226,26 @@ impl TrustRoots {
         embedded(name)
             .map(Arc::from)
             .ok_or_else(|| TrustError::Unknown(name.to_owned()))
+    }
+
+    /// SHA-256 over every root in force (name and bytes, embedded ones included): what a
+    /// cached decision depends on, so that a changed root makes earlier decisions unusable.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let roots = self.roots.read().unwrap_or_else(PoisonError::into_inner);
+        let mut names: Vec<&str> = roots.keys().map(String::as_str).collect();
+        names.extend([PRODUCTION_NAME, STAGING_NAME]);
+        names.sort_unstable();
+        names.dedup();
+        let mut hash = Sha256::new();
+        for name in names {
+            let bytes = roots.get(name).map(|bytes| &bytes[..]).or_else(|| embedded(name));
+            let bytes = bytes.unwrap_or_default();
+            for part in [name.as_bytes(), bytes] {
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part);
+            }
+        }
+        hash.finalize().into()
     }
 
     /// What a user should know about the roots chosen: a cache that is stale, unreadable or
