@@ -3,12 +3,11 @@
 //! (docs/formats/cluster-image-policy.md, "Validation rules";
 //! `pkg/apis/policy/v1beta1/clusterimagepolicy_validation.go`).
 //!
-//! Unknown fields are rejected everywhere except inside `metadata` (Kubernetes' ObjectMeta,
-//! which `kubectl get -o yaml` fills with server fields) and the ignored top-level `status`:
-//! policy-controller decodes strictly, and a misspelt field (`keyles:`) must not silently
-//! weaken a policy.
-
-use std::collections::BTreeMap;
+//! The document is first decoded into the structs of `raw.rs`, which rejects unknown fields
+//! everywhere except inside `metadata` (Kubernetes' ObjectMeta, which `kubectl get -o yaml` fills
+//! with server fields) and the ignored top-level `status`: policy-controller decodes strictly,
+//! and a misspelt field (`keyles:`) must not silently weaken a policy. Decoding errors therefore
+//! come before any rule below.
 
 use regex::Regex;
 use serde_json::Value;
@@ -16,13 +15,13 @@ use serde_json::Value;
 use crate::authority::{Identity, Matcher};
 use crate::keys::PublicKey;
 
-use super::fields::{Item, Object, invalid};
 use super::glob::{GlobError, ImagePattern};
 use super::model::{
     Attestation, AuthorityKind, AuthoritySpec, Ctlog, EmbeddedPolicy, HashAlgorithm, KeyRef,
     KeySource, KeylessSpec, LabelExpression, MatchResource, Mode, PolicyInputs, PolicyLanguage,
     PolicySource, SignatureFormat, Source, Spec, StaticAction,
 };
+use super::raw;
 use super::{ApiVersion, ClusterImagePolicy, FieldPath, PolicyError, Problem};
 
 /// The resources `match[].resource` may name.
@@ -41,84 +40,76 @@ const KMS_SCHEMES: &[&str] = &["awskms://", "gcpkms://", "azurekms://", "hashiva
 
 /// Loads one decoded document.
 pub(super) fn policy(document: &Value) -> Result<ClusterImagePolicy, PolicyError> {
+    let raw = raw::decode(document)?;
     let root = FieldPath::root();
-    let mut top = Object::new(document, &root)?.known(&[
-        "apiVersion",
-        "kind",
-        "metadata",
-        "spec",
-        "status",
-    ])?;
-    let api_version = match top.required_string("apiVersion")?.as_str() {
+    let api_version_path = root.field("apiVersion");
+    let api_version = match required(raw.api_version, &api_version_path)?.as_str() {
         "policy.sigstore.dev/v1alpha1" => ApiVersion::V1Alpha1,
         "policy.sigstore.dev/v1beta1" => ApiVersion::V1Beta1,
         other => {
             return Err(invalid(
-                &root.field("apiVersion"),
+                &api_version_path,
                 Problem::UnsupportedApiVersion(other.to_owned()),
             ));
         }
     };
-    let kind = top.required_string("kind")?;
+    let kind_path = root.field("kind");
+    let kind = required(raw.kind, &kind_path)?;
     if kind != "ClusterImagePolicy" {
-        return Err(invalid(&root.field("kind"), Problem::WrongKind(kind)));
+        return Err(invalid(&kind_path, Problem::WrongKind(kind)));
     }
-    let (name, annotations) = metadata(&mut top)?;
-    let spec = match top.object("spec")? {
-        Some(spec) => spec_of(spec)?,
-        None => return Err(invalid(&root.field("spec"), Problem::Missing)),
+    let metadata_path = root.field("metadata");
+    let Some(metadata) = raw.metadata else {
+        return Err(invalid(&metadata_path, Problem::Missing));
     };
-    // Written by the API server; nothing here reads it.
-    top.skip("status");
-    top.finish()?;
+    let name = required(metadata.name, &metadata_path.field("name"))?;
+    let spec_path = root.field("spec");
+    let Some(spec) = raw.spec else {
+        return Err(invalid(&spec_path, Problem::Missing));
+    };
     Ok(ClusterImagePolicy {
         api_version,
         name,
-        annotations,
-        spec,
+        annotations: metadata.annotations.unwrap_or_default(),
+        spec: spec_of(spec, &spec_path)?,
     })
 }
 
-/// `metadata.name` and `metadata.annotations`; other ObjectMeta fields are accepted unread.
-fn metadata(top: &mut Object<'_>) -> Result<(String, BTreeMap<String, String>), PolicyError> {
-    let path = top.path.field("metadata");
-    let Some(mut meta) = top.object("metadata")? else {
-        return Err(invalid(&path, Problem::Missing));
-    };
-    let name = meta.required_string("name")?;
-    let annotations = meta.string_map("annotations")?;
-    Ok((name, annotations))
-}
-
-fn spec_of(spec: Object<'_>) -> Result<Spec, PolicyError> {
-    let mut spec = spec.known(&["images", "authorities", "mode", "policy", "match"])?;
-    let images = spec.required_list("images", |item| {
-        let mut image = Object::new(item.value, &item.path)?.known(&["glob"])?;
-        let glob_path = image.path.field("glob");
-        let glob = image.required_string("glob")?;
-        image.finish()?;
-        ImagePattern::new(&glob).map_err(|e| match e {
-            GlobError::Empty => invalid(&glob_path, Problem::Empty),
-            other => invalid(&glob_path, Problem::InvalidGlob(other)),
-        })
-    })?;
-    let authorities = spec.required_list("authorities", |item| authority(item.index, item))?;
-    let mode = match spec.string("mode")?.as_deref() {
+fn spec_of(spec: raw::Spec, path: &FieldPath) -> Result<Spec, PolicyError> {
+    let images_path = path.field("images");
+    let images = each(
+        non_empty(spec.images, &images_path)?,
+        &images_path,
+        |image, path| {
+            let glob_path = path.field("glob");
+            let glob = required(image.glob, &glob_path)?;
+            ImagePattern::new(&glob).map_err(|e| match e {
+                GlobError::Empty => invalid(&glob_path, Problem::Empty),
+                other => invalid(&glob_path, Problem::InvalidGlob(other)),
+            })
+        },
+    )?;
+    let authorities_path = path.field("authorities");
+    let authorities = non_empty(spec.authorities, &authorities_path)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| authority(index, entry, &authorities_path.index(index)))
+        .collect::<Result<_, _>>()?;
+    let mode = match spec.mode.as_deref() {
         None | Some("enforce") => Mode::Enforce,
         Some("warn") => Mode::Warn,
         Some(other) => {
             return Err(invalid(
-                &spec.path.field("mode"),
+                &path.field("mode"),
                 not_one_of(other, "enforce, warn"),
             ));
         }
     };
-    let policy = match spec.object("policy")? {
-        Some(policy) => Some(policy_of(policy, PolicyLevel::Spec)?),
-        None => None,
-    };
-    let match_resources = spec.optional_list("match", match_resource)?;
-    spec.finish()?;
+    let policy = spec
+        .policy
+        .map(|policy| policy_of(policy, &path.field("policy"), PolicyLevel::Spec))
+        .transpose()?;
+    let match_resources = each(spec.match_resources, &path.field("match"), match_resource)?;
     Ok(Spec {
         images,
         authorities,
@@ -128,75 +119,61 @@ fn spec_of(spec: Object<'_>) -> Result<Spec, PolicyError> {
     })
 }
 
-fn authority(index: usize, item: Item<'_>) -> Result<AuthoritySpec, PolicyError> {
-    let mut entry = Object::new(item.value, &item.path)?.known(&[
-        "name",
-        "key",
-        "keyless",
-        "static",
-        "source",
-        "ctlog",
-        "rfc3161timestamp",
-        "attestations",
-        "signatureFormat",
-    ])?;
-    let path = item.path.clone();
+fn authority(
+    index: usize,
+    entry: raw::Authority,
+    path: &FieldPath,
+) -> Result<AuthoritySpec, PolicyError> {
     let name = entry
-        .string("name")?
+        .name
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| format!("authority-{index}"));
-    let key = entry.object("key")?.map(key_ref).transpose()?;
-    let keyless = entry.object("keyless")?.map(keyless).transpose()?;
-    let static_action = entry.object("static")?.map(static_of).transpose()?;
-    let source = match entry.optional_list("source", source_of)?.as_slice() {
-        [] => None,
-        [one] => Some(one.clone()),
-        [_, _, ..] => {
-            return Err(invalid(
-                &entry.path.field("source"),
-                Problem::TooMany { max: 1 },
-            ));
-        }
-    };
-    let ctlog = match entry.object("ctlog")? {
-        Some(ctlog) => {
-            let mut ctlog = ctlog.known(&["url", "trustRootRef"])?;
-            let parsed = Ctlog {
-                url: ctlog.string("url")?,
-                trust_root_ref: ctlog.string("trustRootRef")?,
-            };
-            ctlog.finish()?;
-            Some(parsed)
-        }
-        None => None,
-    };
-    let rfc3161_timestamp = match entry.object("rfc3161timestamp")? {
-        Some(timestamp) => {
-            let mut timestamp = timestamp.known(&["trustRootRef"])?;
-            let reference = timestamp.required_string("trustRootRef")?;
-            timestamp.finish()?;
-            Some(reference)
-        }
-        None => None,
-    };
-    let attestations = entry.optional_list("attestations", attestation)?;
-    let signature_format = match entry.string("signatureFormat")?.as_deref() {
+    let key = entry
+        .key
+        .map(|key| key_ref(key, &path.field("key")))
+        .transpose()?;
+    let keyless = entry
+        .keyless
+        .map(|spec| keyless(spec, &path.field("keyless")))
+        .transpose()?;
+    let static_action = entry
+        .static_action
+        .map(|action| static_of(action, &path.field("static")))
+        .transpose()?;
+    let source_path = path.field("source");
+    let mut sources = each(entry.source, &source_path, source_of)?;
+    if sources.len() > 1 {
+        return Err(invalid(&source_path, Problem::TooMany { max: 1 }));
+    }
+    let source = sources.pop();
+    let ctlog = entry.ctlog.map(|ctlog| Ctlog {
+        url: ctlog.url,
+        trust_root_ref: ctlog.trust_root_ref,
+    });
+    let rfc3161_timestamp = entry
+        .rfc3161_timestamp
+        .map(|timestamp| {
+            let path = path.field("rfc3161timestamp").field("trustRootRef");
+            required(timestamp.trust_root_ref, &path)
+        })
+        .transpose()?;
+    let attestations = each(entry.attestations, &path.field("attestations"), attestation)?;
+    let signature_format = match entry.signature_format.as_deref() {
         None | Some("legacy") => SignatureFormat::Legacy,
         Some("bundle") => SignatureFormat::Bundle,
         Some(other) => {
             return Err(invalid(
-                &entry.path.field("signatureFormat"),
+                &path.field("signatureFormat"),
                 not_one_of(other, "legacy, bundle"),
             ));
         }
     };
-    entry.finish()?;
     let kind = match (key, keyless, static_action) {
         (Some(key), None, None) => AuthorityKind::Key(key),
         (None, Some(keyless), None) => AuthorityKind::Keyless(keyless),
         (None, None, Some(action)) => AuthorityKind::Static(action),
         _ => {
-            return Err(invalid(&path, Problem::ExactlyOne("key, keyless, static")));
+            return Err(invalid(path, Problem::ExactlyOne("key, keyless, static")));
         }
     };
     // docs/formats/cluster-image-policy.md, "Validation rules": a static authority takes none of
@@ -233,187 +210,159 @@ fn authority(index: usize, item: Item<'_>) -> Result<AuthoritySpec, PolicyError>
     })
 }
 
-fn key_ref(key: Object<'_>) -> Result<KeyRef, PolicyError> {
-    let mut key = key.known(&["data", "kms", "secretRef", "hashAlgorithm"])?;
-    let source = key_source(&mut key)?;
-    let hash_algorithm = match key.string("hashAlgorithm")?.as_deref() {
+fn key_ref(key: raw::Key, path: &FieldPath) -> Result<KeyRef, PolicyError> {
+    let source = key_source(key.data, key.kms, key.secret_ref, path)?;
+    let hash_algorithm = match key.hash_algorithm.as_deref() {
         None | Some("sha256") => HashAlgorithm::Sha256,
         Some("sha224") => HashAlgorithm::Sha224,
         Some("sha384") => HashAlgorithm::Sha384,
         Some("sha512") => HashAlgorithm::Sha512,
         Some(other) => {
             return Err(invalid(
-                &key.path.field("hashAlgorithm"),
+                &path.field("hashAlgorithm"),
                 not_one_of(other, "sha224, sha256, sha384, sha512"),
             ));
         }
     };
-    key.finish()?;
     Ok(KeyRef {
         source,
         hash_algorithm,
     })
 }
 
-/// Exactly one of `data`, `kms`, `secretRef` (a `key`, or keyless `ca-cert`).
-fn key_source(key: &mut Object<'_>) -> Result<KeySource, PolicyError> {
-    let data = key.string("data")?;
-    let kms = key.string("kms")?;
-    let secret = match key.object("secretRef")? {
-        Some(secret) => {
-            let mut secret = secret.known(&["name", "namespace"])?;
-            let name = secret.required_string("name")?;
-            let namespace = secret.string("namespace")?;
-            secret.finish()?;
-            Some(KeySource::SecretRef { name, namespace })
-        }
-        None => None,
-    };
+/// Exactly one of `data`, `kms`, `secretRef` (a `key`, or keyless `ca-cert`, at `path`).
+fn key_source(
+    data: Option<String>,
+    kms: Option<String>,
+    secret_ref: Option<raw::SecretRef>,
+    path: &FieldPath,
+) -> Result<KeySource, PolicyError> {
+    let secret = secret_ref
+        .map(|secret| {
+            Ok(KeySource::SecretRef {
+                name: required(secret.name, &path.field("secretRef").field("name"))?,
+                namespace: secret.namespace,
+            })
+        })
+        .transpose()?;
     match (data, kms, secret) {
         (Some(pem), None, None) => {
             // Accepted only when the verifier can use it.
             PublicKey::from_pem(&pem)
-                .map_err(|e| invalid(&key.path.field("data"), Problem::BadKey(e)))?;
+                .map_err(|e| invalid(&path.field("data"), Problem::BadKey(e)))?;
             Ok(KeySource::Data(pem))
         }
         (None, Some(kms), None) => {
             if !KMS_SCHEMES.iter().any(|scheme| kms.starts_with(scheme)) {
-                return Err(invalid(&key.path.field("kms"), Problem::UnsupportedKms));
+                return Err(invalid(&path.field("kms"), Problem::UnsupportedKms));
             }
             Ok(KeySource::Kms(kms))
         }
         (None, None, Some(secret)) => Ok(secret),
-        _ => Err(invalid(
-            &key.path,
-            Problem::ExactlyOne("data, kms, secretRef"),
-        )),
+        _ => Err(invalid(path, Problem::ExactlyOne("data, kms, secretRef"))),
     }
 }
 
-fn keyless(keyless: Object<'_>) -> Result<KeylessSpec, PolicyError> {
-    let mut keyless = keyless.known(&[
-        "url",
-        "ca-cert",
-        "trustRootRef",
-        "identities",
-        "insecureIgnoreSCT",
-    ])?;
-    let url = keyless.string("url")?;
-    let ca_cert = match keyless.object("ca-cert")? {
-        Some(ca) => {
-            let mut ca = ca.known(&["data", "kms", "secretRef"])?;
-            let source = key_source(&mut ca)?;
-            ca.finish()?;
-            Some(source)
-        }
-        None => None,
-    };
-    if url.is_some() && ca_cert.is_some() {
-        return Err(invalid(&keyless.path, Problem::AtMostOne("url, ca-cert")));
+fn keyless(keyless: raw::Keyless, path: &FieldPath) -> Result<KeylessSpec, PolicyError> {
+    let ca_cert = keyless
+        .ca_cert
+        .map(|ca| key_source(ca.data, ca.kms, ca.secret_ref, &path.field("ca-cert")))
+        .transpose()?;
+    if keyless.url.is_some() && ca_cert.is_some() {
+        return Err(invalid(path, Problem::AtMostOne("url, ca-cert")));
     }
-    let trust_root_ref = keyless.string("trustRootRef")?;
-    let identities = keyless.required_list("identities", identity)?;
-    let insecure_ignore_sct = keyless.bool("insecureIgnoreSCT")?.unwrap_or(false);
-    keyless.finish()?;
+    let identities_path = path.field("identities");
+    let identities = each(
+        non_empty(keyless.identities, &identities_path)?,
+        &identities_path,
+        identity,
+    )?;
     Ok(KeylessSpec {
-        url,
+        url: keyless.url,
         ca_cert,
-        trust_root_ref,
+        trust_root_ref: keyless.trust_root_ref,
         identities,
-        insecure_ignore_sct,
+        insecure_ignore_sct: keyless.insecure_ignore_sct.unwrap_or(false),
     })
 }
 
-fn identity(item: Item<'_>) -> Result<Identity, PolicyError> {
-    let mut entry = Object::new(item.value, &item.path)?.known(&[
+fn identity(entry: raw::Identity, path: &FieldPath) -> Result<Identity, PolicyError> {
+    let issuer = matcher(
+        entry.issuer,
+        entry.issuer_reg_exp,
+        path,
         "issuer",
-        "issuerRegExp",
+        Problem::NoIssuer,
+    )?;
+    let subject = matcher(
+        entry.subject,
+        entry.subject_reg_exp,
+        path,
         "subject",
-        "subjectRegExp",
-    ])?;
-    let issuer = matcher(&mut entry, "issuer", "issuerRegExp", Problem::NoIssuer)?;
-    let subject = matcher(&mut entry, "subject", "subjectRegExp", Problem::NoSubject)?;
-    entry.finish()?;
+        Problem::NoSubject,
+    )?;
     // policy-controller's `Identity` has no GitHub workflow fields; cosign's flags have no
     // policy counterpart.
     Ok(Identity::new(issuer, subject))
 }
 
-/// `<exact>` or `<regexp>`, not both, not neither.
+/// `<field>` or `<field>RegExp`, not both, not neither.
 fn matcher(
-    entry: &mut Object<'_>,
-    exact: &'static str,
-    regexp: &'static str,
+    exact: Option<String>,
+    regexp: Option<String>,
+    path: &FieldPath,
+    field: &'static str,
     missing: Problem,
 ) -> Result<Matcher, PolicyError> {
-    let exact_value = entry.string(exact)?;
-    let regexp_value = entry.string(regexp)?;
-    match (exact_value, regexp_value) {
+    match (exact, regexp) {
         (Some(value), None) => Ok(Matcher::Exact(value)),
         (None, Some(pattern)) => {
             Regex::new(&pattern).map_err(|e| {
-                invalid(&entry.path.field(regexp), Problem::BadRegexp(e.to_string()))
+                invalid(
+                    &path.field(&format!("{field}RegExp")),
+                    Problem::BadRegexp(e.to_string()),
+                )
             })?;
             Ok(Matcher::Regexp(pattern))
         }
-        (None, None) => Err(invalid(&entry.path, missing)),
-        (Some(_), Some(_)) => Err(invalid(&entry.path, Problem::ExactAndRegexp(exact))),
+        (None, None) => Err(invalid(path, missing)),
+        (Some(_), Some(_)) => Err(invalid(path, Problem::ExactAndRegexp(field))),
     }
 }
 
-fn static_of(action: Object<'_>) -> Result<StaticAction, PolicyError> {
-    let mut action = action.known(&["action", "message"])?;
-    let pass = match action.required_string("action")?.as_str() {
+fn static_of(action: raw::Static, path: &FieldPath) -> Result<StaticAction, PolicyError> {
+    let action_path = path.field("action");
+    let pass = match required(action.action, &action_path)?.as_str() {
         "pass" => true,
         "fail" => false,
-        other => {
-            return Err(invalid(
-                &action.path.field("action"),
-                not_one_of(other, "pass, fail"),
-            ));
-        }
+        other => return Err(invalid(&action_path, not_one_of(other, "pass, fail"))),
     };
-    let message = action.string("message")?;
-    action.finish()?;
-    Ok(StaticAction { pass, message })
-}
-
-fn source_of(item: Item<'_>) -> Result<Source, PolicyError> {
-    let mut entry = Object::new(item.value, &item.path)?.known(&[
-        "oci",
-        "signaturePullSecrets",
-        "tagPrefix",
-    ])?;
-    let oci = entry.required_string("oci")?;
-    let signature_pull_secrets = entry.optional_list("signaturePullSecrets", |secret| {
-        let mut secret = Object::new(secret.value, &secret.path)?.known(&["name"])?;
-        let name = secret.required_string("name")?;
-        secret.finish()?;
-        Ok(name)
-    })?;
-    let tag_prefix = entry.string("tagPrefix")?;
-    entry.finish()?;
-    Ok(Source {
-        oci,
-        signature_pull_secrets,
-        tag_prefix,
+    Ok(StaticAction {
+        pass,
+        message: action.message,
     })
 }
 
-fn attestation(item: Item<'_>) -> Result<Attestation, PolicyError> {
-    let mut entry =
-        Object::new(item.value, &item.path)?.known(&["name", "predicateType", "policy"])?;
-    let name = entry.required_string("name")?;
-    let predicate_type = entry.required_string("predicateType")?;
-    let policy = match entry.object("policy")? {
-        Some(policy) => Some(policy_of(policy, PolicyLevel::Attestation)?),
-        None => None,
-    };
-    entry.finish()?;
+fn source_of(entry: raw::Source, path: &FieldPath) -> Result<Source, PolicyError> {
+    Ok(Source {
+        oci: required(entry.oci, &path.field("oci"))?,
+        signature_pull_secrets: each(
+            entry.signature_pull_secrets,
+            &path.field("signaturePullSecrets"),
+            |secret, path| required(secret.name, &path.field("name")),
+        )?,
+        tag_prefix: entry.tag_prefix,
+    })
+}
+
+fn attestation(entry: raw::Attestation, path: &FieldPath) -> Result<Attestation, PolicyError> {
     Ok(Attestation {
-        name,
-        predicate_type,
-        policy,
+        name: required(entry.name, &path.field("name"))?,
+        predicate_type: required(entry.predicate_type, &path.field("predicateType"))?,
+        policy: entry
+            .policy
+            .map(|policy| policy_of(policy, &path.field("policy"), PolicyLevel::Attestation))
+            .transpose()?,
     })
 }
 
@@ -424,83 +373,77 @@ enum PolicyLevel {
     Attestation,
 }
 
-fn policy_of(policy: Object<'_>, level: PolicyLevel) -> Result<EmbeddedPolicy, PolicyError> {
-    let mut policy = policy.known(&[
-        "type",
-        "data",
-        "configMapRef",
-        "remote",
-        "fetchConfigFile",
-        "includeSpec",
-        "includeObjectMeta",
-        "includeTypeMeta",
-    ])?;
-    let language = match policy.required_string("type")?.as_str() {
+fn policy_of(
+    policy: raw::Policy,
+    path: &FieldPath,
+    level: PolicyLevel,
+) -> Result<EmbeddedPolicy, PolicyError> {
+    let type_path = path.field("type");
+    let language = match required(policy.language, &type_path)?.as_str() {
         "cue" => PolicyLanguage::Cue,
         "rego" => PolicyLanguage::Rego,
-        other => {
-            return Err(invalid(
-                &policy.path.field("type"),
-                not_one_of(other, "cue, rego"),
-            ));
-        }
+        other => return Err(invalid(&type_path, not_one_of(other, "cue, rego"))),
     };
-    let data = policy.string("data")?;
-    let config_map = match policy.object("configMapRef")? {
-        Some(reference) => {
-            let mut reference = reference.known(&["name", "namespace", "key"])?;
-            let source = PolicySource::ConfigMap {
-                name: reference.required_string("name")?,
-                namespace: reference.string("namespace")?,
-                key: reference.string("key")?,
-            };
-            reference.finish()?;
-            Some(source)
-        }
-        None => None,
-    };
-    let remote = match policy.object("remote")? {
-        Some(remote) => {
-            let mut remote = remote.known(&["url", "sha256sum"])?;
-            let url_path = remote.path.field("url");
-            let url = remote.required_string("url")?;
+    let config_map = policy
+        .config_map_ref
+        .map(|reference| {
+            Ok(PolicySource::ConfigMap {
+                name: required(reference.name, &path.field("configMapRef").field("name"))?,
+                namespace: reference.namespace,
+                key: reference.key,
+            })
+        })
+        .transpose()?;
+    let remote = policy
+        .remote
+        .map(|remote| {
+            let url_path = path.field("remote").field("url");
+            let url = required(remote.url, &url_path)?;
             if !url.starts_with("https://") {
                 return Err(invalid(&url_path, Problem::NotHttps));
             }
-            let sha256sum = remote.string("sha256sum")?;
-            remote.finish()?;
-            Some(PolicySource::Remote { url, sha256sum })
-        }
-        None => None,
-    };
-    let source = match (data, config_map, remote) {
+            Ok(PolicySource::Remote {
+                url,
+                sha256sum: remote.sha256sum,
+            })
+        })
+        .transpose()?;
+    let source = match (policy.data, config_map, remote) {
         (Some(text), None, None) => PolicySource::Inline(text),
         (None, Some(source), None) | (None, None, Some(source)) => source,
         _ => {
             return Err(invalid(
-                &policy.path,
+                path,
                 Problem::ExactlyOne("data, configMapRef, remote"),
             ));
         }
     };
     let mut include = PolicyInputs::default();
-    for (field, flag) in [
-        ("fetchConfigFile", &mut include.config_file),
-        ("includeSpec", &mut include.spec),
-        ("includeObjectMeta", &mut include.object_meta),
-        ("includeTypeMeta", &mut include.type_meta),
+    for (field, value, flag) in [
+        (
+            "fetchConfigFile",
+            policy.fetch_config_file,
+            &mut include.config_file,
+        ),
+        ("includeSpec", policy.include_spec, &mut include.spec),
+        (
+            "includeObjectMeta",
+            policy.include_object_meta,
+            &mut include.object_meta,
+        ),
+        (
+            "includeTypeMeta",
+            policy.include_type_meta,
+            &mut include.type_meta,
+        ),
     ] {
-        if let Some(value) = policy.bool(field)? {
+        if let Some(value) = value {
             if level == PolicyLevel::Attestation {
-                return Err(invalid(
-                    &policy.path.field(field),
-                    Problem::OnlyInSpecPolicy,
-                ));
+                return Err(invalid(&path.field(field), Problem::OnlyInSpecPolicy));
             }
             *flag = value;
         }
     }
-    policy.finish()?;
     Ok(EmbeddedPolicy {
         language,
         source,
@@ -508,58 +451,81 @@ fn policy_of(policy: Object<'_>, level: PolicyLevel) -> Result<EmbeddedPolicy, P
     })
 }
 
-fn match_resource(item: Item<'_>) -> Result<MatchResource, PolicyError> {
-    let mut entry = Object::new(item.value, &item.path)?
-        .known(&["group", "version", "resource", "selector"])?;
-    let mut resource = MatchResource {
-        group: entry.string("group")?,
-        version: entry.string("version")?,
-        resource: entry.string("resource")?,
-        ..MatchResource::default()
-    };
-    if let Some(name) = &resource.resource
+fn match_resource(
+    entry: raw::MatchResource,
+    path: &FieldPath,
+) -> Result<MatchResource, PolicyError> {
+    let resource_path = path.field("resource");
+    if let Some(name) = &entry.resource
         && !RESOURCES.contains(&name.as_str())
     {
         return Err(invalid(
-            &entry.path.field("resource"),
+            &resource_path,
             not_one_of(
                 name,
                 "pods, replicasets, deployments, statefulsets, daemonsets, jobs, cronjobs",
             ),
         ));
     }
-    if let Some(selector) = entry.object("selector")? {
-        let mut selector = selector.known(&["matchLabels", "matchExpressions"])?;
+    let mut resource = MatchResource {
+        group: entry.group,
+        version: entry.version,
+        resource: entry.resource,
+        ..MatchResource::default()
+    };
+    if let Some(selector) = entry.selector {
         if resource.resource.is_none() {
-            return Err(invalid(&entry.path.field("resource"), Problem::Missing));
+            return Err(invalid(&resource_path, Problem::Missing));
         }
-        resource.match_labels = selector.string_map("matchLabels")?;
-        resource.match_expressions = selector.optional_list("matchExpressions", |item| {
-            let mut expression =
-                Object::new(item.value, &item.path)?.known(&["key", "operator", "values"])?;
-            let key = expression.required_string("key")?;
-            let operator = expression.required_string("operator")?;
-            let values = expression.optional_list("values", |value| {
-                value.value.as_str().map(str::to_owned).ok_or_else(|| {
-                    invalid(
-                        &value.path,
-                        Problem::WrongType {
-                            expected: "a string",
-                        },
-                    )
+        resource.match_labels = selector.match_labels.unwrap_or_default();
+        resource.match_expressions = each(
+            selector.match_expressions,
+            &path.field("selector").field("matchExpressions"),
+            |expression, path| {
+                Ok(LabelExpression {
+                    key: required(expression.key, &path.field("key"))?,
+                    operator: required(expression.operator, &path.field("operator"))?,
+                    values: expression.values.unwrap_or_default(),
                 })
-            })?;
-            expression.finish()?;
-            Ok(LabelExpression {
-                key,
-                operator,
-                values,
-            })
-        })?;
-        selector.finish()?;
+            },
+        )?;
     }
-    entry.finish()?;
     Ok(resource)
+}
+
+/// A [`PolicyError::Invalid`] at `path`.
+fn invalid(path: &FieldPath, problem: Problem) -> PolicyError {
+    PolicyError::Invalid {
+        path: path.clone(),
+        problem,
+    }
+}
+
+/// A string that must be present and non-empty.
+fn required(value: Option<String>, path: &FieldPath) -> Result<String, PolicyError> {
+    value
+        .filter(|text| !text.is_empty())
+        .ok_or_else(|| invalid(path, Problem::Missing))
+}
+
+/// A list that needs at least one entry.
+fn non_empty<T>(list: Vec<T>, path: &FieldPath) -> Result<Vec<T>, PolicyError> {
+    if list.is_empty() {
+        return Err(invalid(path, Problem::Empty));
+    }
+    Ok(list)
+}
+
+/// Checks every entry of the list at `path`, each with its own path.
+fn each<T, U>(
+    list: Vec<T>,
+    path: &FieldPath,
+    mut check: impl FnMut(T, &FieldPath) -> Result<U, PolicyError>,
+) -> Result<Vec<U>, PolicyError> {
+    list.into_iter()
+        .enumerate()
+        .map(|(index, entry)| check(entry, &path.index(index)))
+        .collect()
 }
 
 fn not_one_of(value: &str, allowed: &'static str) -> Problem {

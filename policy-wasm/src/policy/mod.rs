@@ -43,10 +43,10 @@
 //! This module never performs I/O.
 
 pub mod cue;
-mod fields;
 mod glob;
 mod load;
 mod model;
+mod raw;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -397,11 +397,6 @@ impl FieldPath {
         }
     }
 
-    /// A field whose name came from the document (a map key).
-    fn field_owned(&self, name: &str) -> Self {
-        self.field(name)
-    }
-
     /// A list element below this one.
     fn index(&self, index: usize) -> Self {
         Self(format!("{}[{index}]", self.0))
@@ -462,12 +457,10 @@ pub enum Problem {
     /// A field the schema does not have.
     #[error("unknown field")]
     UnknownField,
-    /// A value of the wrong JSON type.
-    #[error("must be {expected}")]
-    WrongType {
-        /// What was expected.
-        expected: &'static str,
-    },
+    /// A document serde could not decode into the schema's types (a string where a list
+    /// belongs, a list where an object belongs, ...): serde's message.
+    #[error("{0}")]
+    Decode(String),
     /// A list that needs at least one entry has none.
     #[error("needs at least one entry")]
     Empty,

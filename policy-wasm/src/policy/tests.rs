@@ -250,10 +250,120 @@ fn rejects_empty_and_malformed_text() {
         ClusterImagePolicy::parse("- a\n- b\n"),
         Err(PolicyError::Invalid {
             path: FieldPath::root(),
-            problem: Problem::WrongType {
-                expected: "an object"
-            },
+            problem: Problem::Decode("invalid type: sequence, expected an object".into()),
         })
+    );
+}
+
+#[test]
+fn accepts_any_object_meta_and_status_and_reads_null_as_absent() {
+    let policy = ClusterImagePolicy::parse(
+        r#"
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: from-kubectl
+  uid: 0b7c6a52-1f3e-4c7e-9d2a-3c1f1c0e7a11
+  resourceVersion: "4711"
+  generation: 3
+  creationTimestamp: "2025-01-01T00:00:00Z"
+  labels: {team: platform}
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: "{}"
+  managedFields:
+  - manager: kubectl
+    operation: Apply
+    fieldsV1: {f:spec: {}}
+  anythingElse: [1, {two: 3}]
+spec:
+  images:
+  - glob: "ghcr.io/**"
+  authorities:
+  - name: null
+    keyless:
+      url: null
+      identities:
+      - issuer: https://accounts.google.com
+        subject: a@example.com
+        subjectRegExp: null
+      insecureIgnoreSCT: null
+    source: null
+    ctlog: null
+    attestations: null
+  mode: null
+  policy: null
+  match: null
+status:
+  conditions: [{type: Ready, status: "True"}]
+  unknown: 7
+"#,
+    )
+    .unwrap();
+    assert_eq!(policy.name, "from-kubectl");
+    assert_eq!(
+        policy.annotations.keys().collect::<Vec<_>>(),
+        ["kubectl.kubernetes.io/last-applied-configuration"]
+    );
+    assert_eq!(policy.mode(), Mode::Enforce);
+    assert_eq!(policy.spec.policy, None);
+    assert!(policy.spec.match_resources.is_empty());
+    let [authority] = policy.spec.authorities.as_slice() else {
+        panic!("one authority expected");
+    };
+    assert_eq!(authority.name, "authority-0");
+    assert_eq!((&authority.source, &authority.ctlog), (&None, &None));
+    assert!(authority.attestations.is_empty());
+    let AuthorityKind::Keyless(keyless) = &authority.kind else {
+        panic!("keyless expected");
+    };
+    assert_eq!(keyless.url, None);
+    assert!(!keyless.insecure_ignore_sct);
+    assert_eq!(
+        keyless.identities,
+        [Identity::new(
+            exact("https://accounts.google.com"),
+            exact("a@example.com")
+        )]
+    );
+}
+
+#[test]
+fn decoding_errors_name_their_path() {
+    let error = ClusterImagePolicy::parse(&read("identity-unknown-field_fail")).unwrap_err();
+    assert_eq!(
+        error,
+        PolicyError::Invalid {
+            path: FieldPath("spec.authorities[0].keyless.identities[0].issuerRegexp".into()),
+            problem: Problem::UnknownField,
+        }
+    );
+    let error = ClusterImagePolicy::parse(&read("identity-not-string_fail")).unwrap_err();
+    assert_eq!(
+        error,
+        PolicyError::Invalid {
+            path: FieldPath("spec.authorities[0].keyless.identities[0].subject".into()),
+            problem: Problem::Decode("invalid type: integer `42`, expected a string".into()),
+        }
+    );
+    assert_eq!(
+        ClusterImagePolicy::parse("just a string"),
+        Err(PolicyError::Invalid {
+            path: FieldPath::root(),
+            problem: Problem::Decode(
+                "invalid type: string \"just a string\", expected an object".into()
+            ),
+        })
+    );
+    // In JSON too; a list where a list of objects belongs must hold objects.
+    let error = ClusterImagePolicy::parse(
+        r#"{"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "x"},
+            "spec": {"images": [{"glob": "ghcr.io/**"}], "authorities": ["static"]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "spec.authorities[0]: invalid type: string \"static\", expected an object"
     );
 }
 
