@@ -77,7 +77,10 @@ impl Node {
             .arg("containerd-verifier")
             .args(self.flags())
             .args(["-name", name, "-digest", digest])
-            .args(["-stdin-media-type", "application/vnd.oci.descriptor.v1+json"]);
+            .args([
+                "-stdin-media-type",
+                "application/vnd.oci.descriptor.v1+json",
+            ]);
         run_with_stdin(command, &stdin)
     }
 }
@@ -117,11 +120,17 @@ fn containerd_pulls_signed_images_and_blocks_the_rest() {
     let calls = containerd.calls();
     assert_eq!(calls.len(), 2, "{calls:?}");
     for call in &calls {
-        assert!(call.contains(&format!("-digest {}", signed.digest)), "{call}");
+        assert!(
+            call.contains(&format!("-digest {}", signed.digest)),
+            "{call}"
+        );
     }
 
     assert_blocked(&containerd.pull(lab, &unsigned.by_tag()), "no-signatures");
-    assert_blocked(&containerd.pull(lab, &foreign.by_digest()), "signature-mismatch");
+    assert_blocked(
+        &containerd.pull(lab, &foreign.by_digest()),
+        "signature-mismatch",
+    );
     assert_blocked(
         &containerd.pull(lab, &unmatched.by_tag()),
         "no ClusterImagePolicy matches",
@@ -211,29 +220,37 @@ fn the_verifier_judges_the_digest_containerd_resolved_and_says_why_in_one_line()
     assert!(outcome.stdout.contains("warning"), "{outcome}");
 
     // The descriptor on stdin must name the digest; a digest in -name must be the same.
-    let stdin = lab.file("other.json", r#"{"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#);
+    let stdin = lab.file(
+        "other.json",
+        r#"{"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#,
+    );
     let mut command = lab.sigward();
     command
         .arg("containerd-verifier")
         .args(node.flags())
         .args(["-name", &signed.by_tag(), "-digest", &signed.digest])
-        .args(["-stdin-media-type", "application/vnd.oci.descriptor.v1+json"]);
+        .args([
+            "-stdin-media-type",
+            "application/vnd.oci.descriptor.v1+json",
+        ]);
     let mismatch = run_with_stdin(command, &stdin);
     assert_eq!(mismatch.code, Some(1), "{mismatch}");
-    assert!(mismatch.stdout.contains("descriptor on stdin names"), "{mismatch}");
-    let pinned_elsewhere = format!(
-        "{}@sha256:{}",
-        signed.repository,
-        "1".repeat(64)
+    assert!(
+        mismatch.stdout.contains("descriptor on stdin names"),
+        "{mismatch}"
     );
+    let pinned_elsewhere = format!("{}@sha256:{}", signed.repository, "1".repeat(64));
     let outcome = node.verifier(&pinned_elsewhere, &signed.digest);
     assert_eq!(outcome.code, Some(1), "{outcome}");
-    assert!(outcome.stdout.contains("but containerd resolved"), "{outcome}");
+    assert!(
+        outcome.stdout.contains("but containerd resolved"),
+        "{outcome}"
+    );
 
     // Not a digest, not a reference: blocked with the reason, never a crash.
     for (name, digest) in [
         (signed.by_tag(), "sha256:abc".to_owned()),
-        ("Not A Reference".to_owned(), signed.digest.clone()),
+        ("Not A Reference".to_owned(), signed.digest),
     ] {
         let outcome = node.verifier(&name, &digest);
         assert_eq!(outcome.code, Some(1), "{outcome}");

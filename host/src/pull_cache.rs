@@ -20,7 +20,7 @@
 //! - Writes go to a temporary file in the same directory, then one rename, so a reader never
 //!   sees half an entry.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
@@ -242,6 +242,7 @@ fn check_private(meta: &fs::Metadata, owner: u32) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
@@ -312,7 +313,11 @@ mod tests {
         let target = dir.path().join("elsewhere");
         fs::write(&target, br#"{"expires":2000,"reason":"planted"}"#).unwrap();
         std::os::unix::fs::symlink(&target, &path).unwrap();
-        assert_eq!(cache.get(&key("a"), 1000), None, "symlinks are not followed");
+        assert_eq!(
+            cache.get(&key("a"), 1000),
+            None,
+            "symlinks are not followed"
+        );
 
         // An entry claiming to outlive the TTL.
         let _ = fs::remove_file(&path);

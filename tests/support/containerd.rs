@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -112,7 +112,6 @@ impl Containerd {
             .output()
             .expect("run ctr")
     }
-
 }
 
 impl Drop for Containerd {

@@ -238,11 +238,7 @@ fn read_descriptor() -> Result<Descriptor, String> {
 
 /// What the decision depends on (see `pull_cache`): this binary, its component, the policy
 /// texts, the settings, every trust root, the image with its digest.
-fn pull_key(
-    loaded: &Loaded,
-    component: &ComponentSource,
-    image: &str,
-) -> anyhow::Result<PullKey> {
+fn pull_key(loaded: &Loaded, component: &ComponentSource, image: &str) -> anyhow::Result<PullKey> {
     let mut key = PullKey::builder();
     key.part(env!("CARGO_PKG_VERSION").as_bytes());
     match component {
@@ -259,9 +255,15 @@ fn pull_key(
         key.part(text.as_bytes());
     }
     let settings = &loaded.settings;
-    key.part(format!("{:?} {:?} {}", settings.no_match, settings.tags, settings.trusted_root).as_bytes())
-        .part(&loaded.trust.fingerprint())
-        .part(image.as_bytes());
+    key.part(
+        format!(
+            "{:?} {:?} {}",
+            settings.no_match, settings.tags, settings.trusted_root
+        )
+        .as_bytes(),
+    )
+    .part(&loaded.trust.fingerprint())
+    .part(image.as_bytes());
     Ok(key.finish())
 }
 

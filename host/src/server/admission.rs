@@ -154,7 +154,11 @@ impl AdmissionService {
         let mut settings = self.inner.settings();
         settings.tags = TagHandling::RequireDigest;
         self.inner
-            .decide(Review::of_images("pull", &[image.to_owned()]), settings, deadline)
+            .decide(
+                Review::of_images("pull", &[image.to_owned()]),
+                settings,
+                deadline,
+            )
             .await
     }
 }

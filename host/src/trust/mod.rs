@@ -238,7 +238,10 @@ impl TrustRoots {
         names.dedup();
         let mut hash = Sha256::new();
         for name in names {
-            let bytes = roots.get(name).map(|bytes| &bytes[..]).or_else(|| embedded(name));
+            let bytes = roots
+                .get(name)
+                .map(|bytes| &bytes[..])
+                .or_else(|| embedded(name));
             let bytes = bytes.unwrap_or_default();
             for part in [name.as_bytes(), bytes] {
                 hash.update((part.len() as u64).to_be_bytes());
