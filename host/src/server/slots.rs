@@ -228,7 +228,7 @@ mod tests {
             ("docker.io/library/nginx", "index.docker.io"),
             ("registry-1.docker.io/x/y", "index.docker.io"),
             ("Not/valid", "invalid"),
-            ("ghcr.io/org/app@sha256:00", "ghcr.io"),
+            ("ghcr.io/org/app:v1", "ghcr.io"),
             ("127.0.0.1:5000/slow/app", "127.0.0.1:5000"),
             ("localhost/app", "localhost"),
             ("Registry.Example.COM/app", "registry.example.com"),
