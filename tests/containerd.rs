@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::support::containerd::{Containerd, VERIFIER};
+use crate::support::registry::{OCI_INDEX, OCI_MANIFEST};
 use crate::support::slow::SlowRegistry;
 use crate::support::webhook::key_policy;
 use crate::support::{Image, KeyPair, Lab, Outcome};
@@ -257,4 +260,66 @@ fn the_verifier_judges_the_digest_containerd_resolved_and_says_why_in_one_line()
         assert!(outcome.stdout.starts_with("sigward: blocked"), "{outcome}");
         assert_eq!(outcome.stdout.lines().count(), 1, "{outcome}");
     }
+}
+
+/// A multi-platform image: an OCI index of a linux/amd64 and a linux/arm64 manifest (each a
+/// small image pushed under its own tag), pushed as `repo:tag`.
+fn push_index(lab: &Lab, repo: &str, tag: &str) -> (Image, Vec<Image>) {
+    let platforms: Vec<Image> = ["amd64", "arm64"]
+        .iter()
+        .map(|arch| lab.push_image(repo, &format!("{tag}-{arch}")))
+        .collect();
+    let entries: Vec<_> = platforms
+        .iter()
+        .zip(["amd64", "arm64"])
+        .map(|(image, arch)| {
+            let (bytes, _) = lab.registry.manifest(repo, &image.digest);
+            json!({
+                "mediaType": OCI_MANIFEST,
+                "digest": image.digest,
+                "size": bytes.len(),
+                "platform": {"architecture": arch, "os": "linux"},
+            })
+        })
+        .collect();
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+    let body = serde_json::to_vec(&index).expect("index JSON");
+    let digest = lab
+        .registry
+        .put_manifest_of_type(repo, tag, OCI_INDEX, &body);
+    let image = Image {
+        repository: format!("{}/{repo}", lab.registry.host()),
+        repo: repo.to_owned(),
+        tag: tag.to_owned(),
+        digest,
+    };
+    (image, platforms)
+}
+
+#[test]
+fn a_multi_platform_image_is_judged_by_the_signature_on_its_index() {
+    let node = node();
+    let lab = &node.lab;
+    // Signed as `cosign sign` signs a multi-platform tag: the index.
+    let (signed, _) = push_index(lab, "signed/multi", "v1");
+    lab.cosign_sign(&signed, &node.key, &[]);
+    // Only the platform manifests signed, not the index.
+    let (per_platform, platforms) = push_index(lab, "signed/per-platform", "v1");
+    for platform in &platforms {
+        lab.cosign_sign(platform, &node.key, &[]);
+    }
+    let containerd = node.containerd(&[]);
+
+    containerd.pull(lab, &signed.by_tag()).assert_success();
+    // containerd asked once, about the index it resolved, not about the platform manifest.
+    let calls = containerd.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].contains(&format!("-digest {}", signed.digest)),
+        "{calls:?}"
+    );
+
+    let outcome = containerd.pull(lab, &per_platform.by_tag());
+    assert_blocked(&outcome, &per_platform.digest);
+    assert_blocked(&outcome, "no-signatures");
 }

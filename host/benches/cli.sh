@@ -38,7 +38,10 @@ json.dump({"schemaVersion": 2, "manifests": [dict(manifest, mediaType="applicati
 open(f"{root}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
 PY
 image=127.0.0.1:$port/bench/app:v1
-"$SIGWARD_SKOPEO" copy -q --dest-tls-verify=false "oci:$work/image:v1" "docker://$image"
+# skopeo refuses to copy without a signature policy; this one accepts anything (it only pushes).
+echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$work/policy.json"
+"$SIGWARD_SKOPEO" --policy "$work/policy.json" copy -q --dest-tls-verify=false \
+  "oci:$work/image:v1" "docker://$image"
 export COSIGN_PASSWORD=bench
 (cd "$work" && "$SIGWARD_COSIGN" generate-key-pair >/dev/null 2>&1)
 "$SIGWARD_COSIGN" sign -y --key "$work/cosign.key" --tlog-upload=false --allow-http-registry "$image" >/dev/null 2>&1
