@@ -134,6 +134,8 @@ impl ServeCommand {
         let sources = Arc::new(Sources::new(options)?);
         let limits = Limits {
             deadline,
+            // Every verification slot, a readiness check, and room to spare.
+            instances: u32::try_from(self.max_verifications.saturating_add(4)).unwrap_or(u32::MAX),
             ..Limits::default()
         };
         let runtime = Arc::new(Runtime::new(component, limits)?);

@@ -24,7 +24,10 @@ use std::time::{Duration, Instant};
 use sigward_policy::fetch::Fetch;
 use sigward_policy::image::VerifyRequest;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, Trap,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use sigward_policy::verdict::{BundleOutcome, Failure, Report};
@@ -125,13 +128,18 @@ pub enum ComponentSource {
     File(PathBuf),
 }
 
-/// Resource limits for one call into the component.
+/// Resource limits for one call into the component, and how many calls may run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest linear memory the guest may grow to.
     pub memory_bytes: usize,
     /// Wall-clock budget of one call, host fetches included.
     pub deadline: Duration,
+    /// How many instances may be alive at once: the slots of wasmtime's pooling allocator,
+    /// which reuses their memory between calls (zeroed, so each call still starts from a fresh
+    /// instance). A call beyond it fails to instantiate, so keep it above the caller's own
+    /// concurrency limit.
+    pub instances: u32,
 }
 
 impl Default for Limits {
@@ -139,9 +147,16 @@ impl Default for Limits {
         Self {
             memory_bytes: 256 << 20,
             deadline: Duration::from_secs(30),
+            // The admission pipeline's default verification slots (16), a readiness check,
+            // and room to spare.
+            instances: 20,
         }
     }
 }
+
+/// The most memory any pooled slot is sized for; [`Limits::memory_bytes`] caps each call
+/// below it through the store's limiter.
+const POOLED_MEMORY_BYTES: usize = 256 << 20;
 
 /// Why a call into the component did not produce an answer.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +231,7 @@ impl Runtime {
     /// [`RuntimeError::NotEmbedded`], [`RuntimeError::Read`] or [`RuntimeError::Load`].
     pub fn new(source: &ComponentSource, limits: Limits) -> Result<Self, RuntimeError> {
         let mut config = config();
+        config.allocation_strategy(pooling(limits));
         if let Some(cache) = cache() {
             config.cache(Some(cache));
         }
@@ -475,6 +491,21 @@ fn deserialize_embedded(engine: &Engine, precompiled: &[u8]) -> wasmtime::Result
     // SAFETY: see the reason above: the bytes are this build's own `precompile_component`
     // output, embedded read-only in the executable.
     unsafe { Component::deserialize(engine, precompiled) }
+}
+
+/// wasmtime's pooling allocator sized for `limits.instances` live instances of the component
+/// (a few core instances, memories and tables each). Instantiating from a pool takes a slot
+/// whose memory was zeroed when it was last released, instead of mapping new memory.
+fn pooling(limits: Limits) -> InstanceAllocationStrategy {
+    let instances = limits.instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(4))
+        .total_tables(instances.saturating_mul(8))
+        .total_stacks(instances)
+        .max_memory_size(limits.memory_bytes.max(POOLED_MEMORY_BYTES));
+    InstanceAllocationStrategy::Pooling(pool)
 }
 
 /// The engine configuration every component runs under (precompiled artifacts must match it).
