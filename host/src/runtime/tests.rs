@@ -383,3 +383,28 @@ fn component_and_native_core_agree_on_every_conformance_case() {
     }
     assert!(cases.len() >= 40);
 }
+
+/// The pooling allocator's slots bound live instances: one call past them fails to instantiate
+/// (an error the callers deny with), and the slot serves again once released.
+#[test]
+fn a_call_past_the_pooled_slots_fails_cleanly_and_the_slot_is_reused() {
+    let limits = Limits {
+        instances: 1,
+        ..Limits::default()
+    };
+    let runtime = runtime(&ComponentSource::EmbeddedWide, limits);
+    let case = cases().join("cosign-tagless");
+    let slow = Memory {
+        layers: vec![layer(&case)],
+        delay: Duration::from_millis(600),
+    };
+    std::thread::scope(|scope| {
+        let holder = scope.spawn(|| runtime.verify_image(&request(&case), Box::new(slow)));
+        std::thread::sleep(Duration::from_millis(200));
+        let refused = runtime.check().unwrap_err();
+        assert!(matches!(refused, RuntimeError::Trap(_)), "{refused}");
+        let report = holder.join().unwrap().unwrap().unwrap();
+        assert!(report.verified(), "the slot holder finished normally");
+    });
+    assert!(runtime.check().is_ok(), "the slot is free again");
+}
