@@ -17,6 +17,7 @@ COMPONENTS_DIR := $(TARGET_DIR)/components
 WASM_TARGET := wasm32-wasip2
 PORTABLE_TARGET_DIR := $(TARGET_DIR)/wasm-portable
 WIDE_TARGET_DIR := $(TARGET_DIR)/wasm-wide
+VERIFY_ONLY_TARGET_DIR := $(TARGET_DIR)/wasm-verify-only
 
 # What the end-to-end tests (crate sigward-e2e) run; each can be pointed elsewhere.
 export SIGWARD_BIN ?= $(TARGET_DIR)/release/sigward
@@ -28,7 +29,7 @@ export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
 export SIGWARD_TUF_PYTHON ?= $(TOOLS_DIR)/tuf-venv/bin/python
 export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
-.PHONY: tools bench-tools components build test conformance fmt lint demo demo-data bench \
+.PHONY: tools bench-tools components component-verify-only build test conformance fmt lint demo demo-data bench \
   bench-webhook fuzz-build fuzz-smoke fuzz
 
 ## tools: what `make test` needs on a fresh Debian 12 machine (idempotent, no-op when present).
@@ -72,6 +73,17 @@ components:
 	  || cp $(WIDE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
 	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm
 
+## component-verify-only: the portable component without the admission export (WIT world
+## `verifier-only`), for engines that only verify; `make test` checks its interface and
+## `make bench` reports its size. Not embedded in the host.
+component-verify-only:
+	rustup target add $(WASM_TARGET) >/dev/null 2>&1 || rustup target add $(WASM_TARGET)
+	$(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) --no-default-features \
+	  --target-dir $(VERIFY_ONLY_TARGET_DIR)
+	mkdir -p $(COMPONENTS_DIR)
+	cp $(VERIFY_ONLY_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
+	  $(COMPONENTS_DIR)/sigward-policy-verify-only.wasm
+
 ## build: the host, embedding both components and (second pass) their precompiled forms, so a
 ## run loads the verifier in about a millisecond instead of compiling or reading a cache. The
 ## host library builds while the components do; only the small sigward-bin crate (host/bin)
@@ -84,7 +96,12 @@ build:
 	$(TARGET_DIR)/release/sigward precompile --out $(COMPONENTS_DIR)
 	$(CARGO) build --release -p sigward-bin
 
+## test: the verify-only component builds while the tests compile (it has its own target
+## directory), then every test runs.
 test: tools build
+	$(MAKE) --no-print-directory component-verify-only & verify_only=$$!; \
+	$(CARGO) test --release --workspace --no-fail-fast --no-run; \
+	wait $$verify_only
 	$(CARGO) test --release --workspace --no-fail-fast
 
 ## conformance: every Sigstore conformance case through `sigward verify-bundle`
@@ -98,6 +115,8 @@ fmt:
 lint: components
 	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
 	$(CARGO) clippy -p sigward-policy --target $(WASM_TARGET) --profile wasm -- -D warnings
+	$(CARGO) clippy -p sigward-policy --target $(WASM_TARGET) --profile wasm --no-default-features \
+	  -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --release
 
 demo: build
@@ -109,8 +128,11 @@ demo-data: tools
 	tests/tools/make-demo.sh host/demo
 
 ## bench: measure (see BENCHMARKS.md for the method); rewrites BENCHMARKS.md.
-bench: tools bench-tools build
+bench: tools bench-tools build component-verify-only
 	$(CARGO) bench -p sigward --bench component > $(TARGET_DIR)/bench-component.md
+	echo "| component size (verify-only: portable, no admission export) |" \
+	  "$$(( $$(stat -c %s $(COMPONENTS_DIR)/sigward-policy-verify-only.wasm) / 1024 )) KiB | |" \
+	  >> $(TARGET_DIR)/bench-component.md
 	SIGSTORE_PY=$(TOOLS_DIR)/sigstore-venv/bin/sigstore host/benches/cli.sh > $(TARGET_DIR)/bench-cli.md
 	{ sed -n '1,/^<!-- results -->$$/p' BENCHMARKS.md; \
 	  echo; echo "Measured $$(date -u +%Y-%m-%d) on $$(nproc) cores, $$(rustc --version)."; echo; \

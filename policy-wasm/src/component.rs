@@ -1,17 +1,29 @@
 //! The wit-bindgen adapter: converts WIT types to core types and back, nothing else.
+//!
+//! With the `admission` feature (the default) the component is the WIT world `policy`
+//! (verification and admission); without it, the world `verifier-only`, for engines that only
+//! verify. Link-time optimisation then drops the policy reader, the admission decision and the
+//! YAML parser, which nothing else reaches.
 
 use std::collections::BTreeMap;
 
 use crate::authority::{Authority, GithubWorkflow, Identity, Keyless, Matcher, NamedAuthority};
 use crate::bundle;
-use crate::error::{Error, Reason};
+use crate::error::Error;
+#[cfg(feature = "admission")]
+use crate::error::Reason;
 use crate::fetch::{self, Fetch};
 use crate::image::{self, CheckKind, TlogPolicy};
 use crate::verdict;
+#[cfg(feature = "admission")]
 use crate::{admission, policy};
 
+#[cfg(feature = "admission")]
 wit_bindgen::generate!({ world: "policy", path: "../wit" });
+#[cfg(not(feature = "admission"))]
+wit_bindgen::generate!({ world: "verifier-only", path: "../wit" });
 
+#[cfg(feature = "admission")]
 use exports::sigward::policy::admission::{self as wit_admission};
 use exports::sigward::policy::verifier as wit;
 use sigward::policy::fetcher;
@@ -70,6 +82,7 @@ impl wit::Guest for Component {
     }
 }
 
+#[cfg(feature = "admission")]
 impl wit_admission::Guest for Component {
     fn evaluate(
         request: wit_admission::AdmissionRequest,

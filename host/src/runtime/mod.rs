@@ -154,6 +154,10 @@ impl Default for Limits {
     }
 }
 
+/// How much of a released pooled memory or table is reset in place (memset) instead of being
+/// decommitted.
+const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+
 /// The most memory any pooled slot is sized for; [`Limits::memory_bytes`] caps each call
 /// below it through the store's limiter.
 const POOLED_MEMORY_BYTES: usize = 256 << 20;
@@ -504,7 +508,11 @@ fn pooling(limits: Limits) -> InstanceAllocationStrategy {
         .total_memories(instances.saturating_mul(4))
         .total_tables(instances.saturating_mul(8))
         .total_stacks(instances)
-        .max_memory_size(limits.memory_bytes.max(POOLED_MEMORY_BYTES));
+        .max_memory_size(limits.memory_bytes.max(POOLED_MEMORY_BYTES))
+        // Reset the first pages of a released slot with memset rather than a system call
+        // (still zeroed or re-initialised: each call sees a fresh instance).
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES);
     InstanceAllocationStrategy::Pooling(pool)
 }
 

@@ -408,3 +408,35 @@ fn a_call_past_the_pooled_slots_fails_cleanly_and_the_slot_is_reused() {
     });
     assert!(runtime.check().is_ok(), "the slot is free again");
 }
+
+/// The verify-only component (`make component-verify-only`, WIT world `verifier-only`) asks for
+/// exactly what the full one does and offers only the verifier.
+#[test]
+fn the_verify_only_component_exports_only_the_verifier() {
+    let dir = std::env::var_os("SIGWARD_COMPONENT_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components"),
+        PathBuf::from,
+    );
+    let path = dir.join("sigward-policy-verify-only.wasm");
+    let engine = Engine::new(&config()).unwrap();
+    let component = Component::from_file(&engine, &path).unwrap_or_else(|e| {
+        panic!(
+            "{} (built by `make component-verify-only`): {e}",
+            path.display()
+        )
+    });
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert_eq!(exports, ["sigward:policy/verifier@0.3.0"]);
+    let mut imports: Vec<String> = ty
+        .imports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    imports.sort();
+    let mut full = runtime(&ComponentSource::EmbeddedPortable, Limits::default()).imports();
+    full.sort();
+    assert_eq!(imports, full);
+}
