@@ -162,7 +162,7 @@ bench-webhook: tools bench-tools build
 ## FUZZ_MALLOC_MB, resident memory under FUZZ_RSS_MB, no input over FUZZ_TIMEOUT seconds.
 FUZZ_DIR := $(TARGET_DIR)/fuzz
 FUZZ_CORPUS := $(FUZZ_DIR)/corpus
-FUZZ_SECONDS ?= 5
+FUZZ_SECONDS ?= 3
 FUZZ_MALLOC_MB ?= 256
 FUZZ_RSS_MB ?= 1024
 FUZZ_TIMEOUT ?= 10
