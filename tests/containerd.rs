@@ -75,22 +75,27 @@ impl Node {
             "{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{digest}\",\"size\":1}}"
         );
         let stdin = self.lab.file("descriptor.json", descriptor);
+        self.verifier_fed(name, digest, &[], stdin_from(&stdin))
+    }
+
+    /// The verifier with `extra` flags before containerd's, and `stdin` as its standard input.
+    fn verifier_fed(&self, name: &str, digest: &str, extra: &[&str], stdin: Stdio) -> Outcome {
         let mut command = self.lab.sigward();
         command
             .arg("containerd-verifier")
             .args(self.flags())
+            .args(extra)
             .args(["-name", name, "-digest", digest])
             .args([
                 "-stdin-media-type",
                 "application/vnd.oci.descriptor.v1+json",
             ]);
-        run_with_stdin(command, &stdin)
+        Outcome::run_fed(&mut command, stdin)
     }
 }
 
-fn run_with_stdin(mut command: std::process::Command, stdin: &std::path::Path) -> Outcome {
-    let file = fs::File::open(stdin).expect("stdin file");
-    Outcome::run_fed(&mut command, Stdio::from(file))
+fn stdin_from(path: &std::path::Path) -> Stdio {
+    Stdio::from(fs::File::open(path).expect("stdin file"))
 }
 
 /// ctr's error for a pull sigward blocked, naming sigward's reason.
@@ -227,16 +232,7 @@ fn the_verifier_judges_the_digest_containerd_resolved_and_says_why_in_one_line()
         "other.json",
         r#"{"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#,
     );
-    let mut command = lab.sigward();
-    command
-        .arg("containerd-verifier")
-        .args(node.flags())
-        .args(["-name", &signed.by_tag(), "-digest", &signed.digest])
-        .args([
-            "-stdin-media-type",
-            "application/vnd.oci.descriptor.v1+json",
-        ]);
-    let mismatch = run_with_stdin(command, &stdin);
+    let mismatch = node.verifier_fed(&signed.by_tag(), &signed.digest, &[], stdin_from(&stdin));
     assert_eq!(mismatch.code, Some(1), "{mismatch}");
     assert!(
         mismatch.stdout.contains("descriptor on stdin names"),
@@ -322,4 +318,27 @@ fn a_multi_platform_image_is_judged_by_the_signature_on_its_index() {
     let outcome = containerd.pull(lab, &per_platform.by_tag());
     assert_blocked(&outcome, &per_platform.digest);
     assert_blocked(&outcome, "no-signatures");
+}
+
+#[test]
+fn a_stdin_that_never_closes_or_is_too_large_blocks_the_pull() {
+    let node = node();
+    let signed = node.lab.push_image("signed/stdin", "v1");
+    // A pipe whose writer stays open: reading the descriptor waits, and the deadline ends it.
+    let outcome = node.verifier_fed(
+        &signed.by_tag(),
+        &signed.digest,
+        &["--timeout", "2s"],
+        Stdio::piped(),
+    );
+    assert_eq!(outcome.code, Some(2), "{outcome}");
+    assert!(
+        outcome.stdout.starts_with("sigward: blocked: timeout:"),
+        "{outcome}"
+    );
+    // A descriptor over the 64 KiB read cap is refused, not read on.
+    let huge = node.lab.file("huge.json", vec![b' '; 65 * 1024 + 1]);
+    let outcome = node.verifier_fed(&signed.by_tag(), &signed.digest, &[], stdin_from(&huge));
+    assert_eq!(outcome.code, Some(1), "{outcome}");
+    assert!(outcome.stdout.contains("is over 65536 bytes"), "{outcome}");
 }

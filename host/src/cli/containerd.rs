@@ -29,7 +29,7 @@ use sigward_policy::reference::ImageReference;
 
 use super::admission_args::{AdmissionArgs, Loaded};
 use super::output::outln;
-use super::timeout::{TimeoutArgs, parse_duration};
+use super::timeout::{Deadline, TimeoutArgs, parse_duration};
 use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_OK, RegistryArgs};
 use crate::pull_cache::{PullCache, PullKey};
 use crate::registry::Sources;
@@ -101,11 +101,22 @@ struct Descriptor {
 
 impl ContainerdVerifierCommand {
     pub(crate) fn run(self, component: &ComponentSource) -> anyhow::Result<ExitCode> {
+        // One deadline for everything: reading stdin and the policies as much as verifying.
+        let deadline = TimeoutArgs::new(self.timeout).start(|message| {
+            outln!("sigward: blocked: timeout: {message}");
+        });
+        let code = self.judge(component, &deadline);
+        deadline.finish();
+        Ok(ExitCode::from(code))
+    }
+
+    /// Decides the pull and prints why; the exit code.
+    fn judge(&self, component: &ComponentSource, deadline: &Deadline) -> u8 {
         // Every early return is a blocked pull with its reason on stdout, where containerd
         // reads it.
         let block = |code: u8, reason: String| {
             outln!("sigward: blocked {}: {reason}", self.name);
-            Ok(ExitCode::from(code))
+            code
         };
         let image = match self.pinned_image() {
             Ok(image) => image,
@@ -117,25 +128,23 @@ impl ContainerdVerifierCommand {
         };
         super::print_trust_notes(&loaded.trust, &loaded.settings.trusted_root);
         let cache = self.cache();
-        let key = pull_key(&loaded, component, &image)?;
+        let key = match pull_key(&loaded, component, &image) {
+            Ok(key) => key,
+            Err(err) => return block(EXIT_ERROR, format!("{err:#}")),
+        };
         let now = crate::fetcher::unix_now();
         if let Some(reason) = cache.as_ref().and_then(|cache| cache.get(&key, now)) {
             outln!("sigward: allowed {image} (decided earlier): {reason}");
-            return Ok(ExitCode::from(EXIT_OK));
+            return EXIT_OK;
         }
-        let deadline = TimeoutArgs::new(self.timeout).start(|message| {
-            println!("sigward: blocked: timeout: {message}");
-        });
-        let decision = self.decide(component, loaded, &image, deadline.remaining());
-        deadline.finish();
-        let decision = match decision {
+        let decision = match self.decide(component, loaded, &image, deadline.remaining()) {
             Ok(decision) => decision,
             Err(err) => return block(EXIT_ERROR, format!("{err:#}")),
         };
         let reason = one_line(&decision);
         if !decision.allowed {
             outln!("sigward: blocked {image}: {reason}");
-            return Ok(ExitCode::from(EXIT_NOT_VERIFIED));
+            return EXIT_NOT_VERIFIED;
         }
         if let Some(cache) = &cache
             && let Err(why) = cache.put(&key, &reason, now)
@@ -143,7 +152,7 @@ impl ContainerdVerifierCommand {
             eprintln!("warning: the pull cache was not updated: {why}");
         }
         outln!("sigward: allowed {image}: {reason}");
-        Ok(ExitCode::from(EXIT_OK))
+        EXIT_OK
     }
 
     /// `-name` pinned to `-digest` (`repo[:tag]@sha256:…`), after checking that the digest is
