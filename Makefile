@@ -18,6 +18,8 @@ WASM_TARGET := wasm32-wasip2
 PORTABLE_TARGET_DIR := $(TARGET_DIR)/wasm-portable
 WIDE_TARGET_DIR := $(TARGET_DIR)/wasm-wide
 VERIFY_ONLY_TARGET_DIR := $(TARGET_DIR)/wasm-verify-only
+NODE_DIR := $(CURDIR)/tests/node
+NODE_OUT := $(TARGET_DIR)/node/sigward-policy
 
 # What the end-to-end tests (crate sigward-e2e) run; each can be pointed elsewhere.
 export SIGWARD_BIN ?= $(TARGET_DIR)/release/sigward
@@ -28,8 +30,10 @@ export SIGWARD_CTR ?= $(TOOLS_DIR)/ctr
 export SIGWARD_SKOPEO ?= $(TOOLS_DIR)/skopeo
 export SIGWARD_TUF_PYTHON ?= $(TOOLS_DIR)/tuf-venv/bin/python
 export SIGWARD_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
+export SIGWARD_NODE ?= node
+export SIGWARD_NODE_CLI ?= $(NODE_DIR)/sigward.mjs
 
-.PHONY: tools bench-tools components component-verify-only build test conformance fmt lint demo demo-data bench \
+.PHONY: tools bench-tools components component-verify-only node build test conformance fmt lint demo demo-data bench \
   bench-webhook fuzz-build fuzz-smoke fuzz
 
 ## tools: what `make test` needs on a fresh Debian 12 machine (idempotent, no-op when present).
@@ -84,6 +88,17 @@ component-verify-only:
 	cp $(VERIFY_ONLY_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
 	  $(COMPONENTS_DIR)/sigward-policy-verify-only.wasm
 
+## node: the second engine (tests/node): its npm packages, installed from the lock file only when
+## it changed, and the portable component transpiled by jco for V8 into $(NODE_OUT). Node has no
+## wide-arithmetic proposal, so the portable build is the one it runs.
+node: components $(NODE_DIR)/node_modules/.package-lock.json
+	cd $(NODE_DIR) && npx jco transpile $(COMPONENTS_DIR)/sigward-policy.wasm --instantiation sync \
+	  --name sigward-policy --no-typescript --quiet -o $(NODE_OUT)
+
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
+	tests/tools/apt-install.sh nodejs:node npm:npm
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
 ## build: the host, embedding both components and (second pass) their precompiled forms, so a
 ## run loads the verifier in about a millisecond instead of compiling or reading a cache. The
 ## host library builds while the components do; only the small sigward-bin crate (host/bin)
@@ -98,7 +113,7 @@ build:
 
 ## test: the verify-only component builds while the tests compile (it has its own target
 ## directory), then every test runs.
-test: tools build
+test: tools build node
 	$(MAKE) --no-print-directory component-verify-only & verify_only=$$!; \
 	$(CARGO) test --release --workspace --no-fail-fast --no-run; \
 	wait $$verify_only

@@ -632,3 +632,6 @@ impl bindings::sigward::policy::fetcher::Host for HostState {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod lying;

@@ -301,7 +301,7 @@ fn refuses_files_that_are_not_components() {
 
 /// The conformance-case loader every runner shares.
 #[path = "../../../policy-wasm/tests/common/conformance.rs"]
-mod conformance;
+pub(super) mod conformance;
 
 /// Serves trust roots from the conformance directory: the case's own, else production.
 #[derive(Clone)]
