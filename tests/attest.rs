@@ -322,10 +322,10 @@ fn accepts_legacy_att_layer_attestation_and_rejects_another_key() {
 // --- a real keyless signature, replayed ----------------------------------------------------
 
 /// A real keyless `.sig` layer (see `shared/fixtures/legacy-keyless/README.md`).
-struct KeylessLayer {
+pub(crate) struct KeylessLayer {
     payload: Vec<u8>,
     annotations: Value,
-    identity: String,
+    pub(crate) identity: String,
     issuer: String,
     /// The digest the payload signs (`image.txt`'s, not ours).
     signed_digest: String,
@@ -358,7 +358,7 @@ fn keyless_layer() -> KeylessLayer {
 }
 
 impl KeylessLayer {
-    fn policy<'a>(&'a self, identity: &'a str) -> [&'a str; 4] {
+    pub(crate) fn policy<'a>(&'a self, identity: &'a str) -> [&'a str; 4] {
         [
             "--certificate-identity",
             identity,
@@ -386,7 +386,7 @@ fn production_root_without(lab: &Lab, strip: &str) -> String {
 
 /// A fresh image in `repo` with the real keyless layer (signed for another digest) pushed as
 /// its `.sig`.
-fn replayed_onto_new_image(repo: &str) -> (Lab, Image, KeylessLayer) {
+pub(crate) fn replayed_onto_new_image(repo: &str) -> (Lab, Image, KeylessLayer) {
     let layer = keyless_layer();
     let lab = Lab::new();
     let image = lab.push_image(repo, "v1");

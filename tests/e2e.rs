@@ -20,5 +20,6 @@ mod demo;
 mod hostile;
 mod keyed;
 mod negative;
+mod node;
 mod support;
 mod tuf;
