@@ -89,11 +89,14 @@ component-verify-only:
 	  $(COMPONENTS_DIR)/sigward-policy-verify-only.wasm
 
 ## node: the second engine (tests/node): its npm packages, installed from the lock file only when
-## it changed, and the portable component transpiled by jco for V8 into $(NODE_OUT). Node has no
-## wide-arithmetic proposal, so the portable build is the one it runs.
+## it changed, and the portable component transpiled by jco for V8 into $(NODE_OUT). V8 has no
+## wide-arithmetic proposal, so the portable build is the one Node runs; the wide one is
+## transpiled too, for the test that V8 refuses it with a clear error.
 node: components $(NODE_DIR)/node_modules/.package-lock.json
 	cd $(NODE_DIR) && npx jco transpile $(COMPONENTS_DIR)/sigward-policy.wasm --instantiation sync \
 	  --name sigward-policy --no-typescript --quiet -o $(NODE_OUT)
+	cd $(NODE_DIR) && npx jco transpile $(COMPONENTS_DIR)/sigward-policy-wide.wasm --instantiation sync \
+	  --name sigward-policy --no-typescript --quiet -o $(NODE_OUT)-wide
 
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
 	tests/tools/apt-install.sh nodejs:node npm:npm

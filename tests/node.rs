@@ -303,3 +303,24 @@ fn a_real_keyless_layer_gives_identical_reports_in_node_and_wasmtime() {
     let judged = in_both(Some(&lab), &args);
     assert_verdict(&judged, Some("manifest-digest-mismatch"));
 }
+
+#[test]
+fn node_refuses_the_wide_build_with_a_clear_error() {
+    // `make node` transpiles both builds; V8 has no wide-arithmetic proposal.
+    let wide = repo_root().join("target/node/sigward-policy-wide");
+    let demo = repo_root().join("host/demo");
+    let outcome = Outcome::run(
+        Command::new(node_program())
+            .arg(node_cli())
+            .env("SIGWARD_NODE_COMPONENT", &wide)
+            .args(["verify", IGNORE_TLOG, "--key"])
+            .arg(demo.join("cosign.pub"))
+            .arg(format!("oci:{}", demo.join("layout").display())),
+    );
+    assert_eq!(outcome.code, Some(2), "{outcome:?}");
+    assert!(
+        outcome.stderr.starts_with("error: component-unavailable: ")
+            && outcome.stderr.contains("load the portable build"),
+        "{outcome:?}"
+    );
+}

@@ -114,7 +114,13 @@ export class Engine {
     let module = this.modules.get(name);
     if (!module) {
       const file = path.join(this.dir, name);
-      module = new WebAssembly.Module(readFileSync(file));
+      try {
+        module = new WebAssembly.Module(readFileSync(file));
+      } catch (err) {
+        // V8 has no wide-arithmetic proposal (`i64.add128` is opcode 0xfc13): the wide build
+        // fails here, the portable one is for engines like this.
+        throw new EngineError(`${file}: this engine cannot compile it (load the portable build, not -wide): ${err.message}`);
+      }
       checkVersion(module, file);
       this.modules.set(name, module);
     }

@@ -17,7 +17,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Denial, Engine } from './engine.mjs';
+import { Denial, Engine, EngineError } from './engine.mjs';
 import { EMBEDDED_ROOTS, Fetcher } from './fetcher.mjs';
 
 const EXIT_OK = 0;
@@ -213,6 +213,8 @@ try {
 } catch (err) {
   if (err instanceof Denial) {
     console.error(`error: ${err.message}`);
+  } else if (err instanceof EngineError) {
+    console.error(`error: component-unavailable: ${err.message}`);
   } else if (err instanceof UsageError || err?.code?.startsWith?.('ERR_PARSE_ARGS')) {
     console.error(`error: ${err.message}`);
   } else {
