@@ -146,8 +146,9 @@ demo-data: tools
 	tests/tools/make-demo.sh host/demo
 
 ## bench: measure (see BENCHMARKS.md for the method); rewrites BENCHMARKS.md.
-bench: tools bench-tools build component-verify-only
+bench: tools bench-tools build component-verify-only node
 	$(CARGO) bench -p sigward --bench component > $(TARGET_DIR)/bench-component.md
+	$(SIGWARD_NODE) tests/node/bench.mjs $(SIGWARD_SHARED_DIR)/conformance >> $(TARGET_DIR)/bench-component.md
 	echo "| component size (verify-only: portable, no admission export) |" \
 	  "$$(( $$(stat -c %s $(COMPONENTS_DIR)/sigward-policy-verify-only.wasm) / 1024 )) KiB | |" \
 	  >> $(TARGET_DIR)/bench-component.md
