@@ -16,7 +16,7 @@ use std::process::Command;
 use crate::support;
 
 #[path = "../policy-wasm/tests/common/conformance.rs"]
-mod cases;
+pub(crate) mod cases;
 
 use cases::{DEFAULT_IDENTITY, DEFAULT_ISSUER, Signer};
 

@@ -20,11 +20,9 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::attest::replayed_onto_new_image;
+use crate::conformance::cases;
 use crate::support::lab::{Attestation, IGNORE_TLOG};
 use crate::support::{Lab, Outcome, repo_root};
-
-#[path = "../policy-wasm/tests/common/conformance.rs"]
-mod cases;
 
 /// `node` (`SIGWARD_NODE`, default from `PATH`).
 fn node_program() -> PathBuf {
