@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::attest::replayed_onto_new_image;
 use crate::conformance::cases;
 use crate::support::lab::{Attestation, IGNORE_TLOG};
-use crate::support::{Lab, Outcome, repo_root};
+use crate::support::{Lab, Outcome, program, repo_root};
 
 /// `node` (`SIGWARD_NODE`, default from `PATH`).
 fn node_program() -> PathBuf {
@@ -31,13 +31,11 @@ fn node_program() -> PathBuf {
 
 /// Node's command line (`SIGWARD_NODE_CLI`, default `tests/node/sigward.mjs`).
 fn node_cli() -> PathBuf {
-    std::env::var_os("SIGWARD_NODE_CLI")
-        .map_or_else(|| repo_root().join("tests/node/sigward.mjs"), PathBuf::from)
+    program("SIGWARD_NODE_CLI", "tests/node/sigward.mjs")
 }
 
 fn sigward_program() -> PathBuf {
-    std::env::var_os("SIGWARD_BIN")
-        .map_or_else(|| repo_root().join("target/release/sigward"), PathBuf::from)
+    program("SIGWARD_BIN", "target/release/sigward")
 }
 
 /// What one engine printed: its exit code, its JSON report (`Null` when it printed none) and

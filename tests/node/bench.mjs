@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Engine, DEFAULT_COMPONENT_DIR } from './engine.mjs';
+import { DEFAULT_IDENTITY, DEFAULT_ISSUER, keylessBundleRequest } from './vectors.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -93,28 +94,7 @@ const keyedMs = time(2000, () => {
 row('Node: keyed P-256 verification, portable component, fresh instance per call', micros(keyedMs));
 
 const bundleDir = path.join(conformance, 'bundle-verify');
-const bundle = {
-  bundle: new Uint8Array(readFileSync(path.join(bundleDir, 'happy-path-v0.3/bundle.sigstore.json'))),
-  artifact: { tag: 'bytes', val: new Uint8Array(readFileSync(path.join(bundleDir, 'a.txt'))) },
-  authority: {
-    tag: 'keyless',
-    val: {
-      identities: [
-        {
-          issuer: { tag: 'exact', val: 'https://token.actions.githubusercontent.com' },
-          subject: {
-            tag: 'exact',
-            val: 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main',
-          },
-          githubWorkflow: {},
-        },
-      ],
-      trustedRoot: 'production',
-    },
-  },
-  trustedRoot: 'production',
-  at: 1_750_000_000n,
-};
+const bundle = keylessBundleRequest(conformance, 'happy-path-v0.3', 1_750_000_000n);
 const bundleMs = time(300, () => {
   if (!engine.verifyBundle(bundle, memory).verified) throw new Error('bundle did not verify');
 });
@@ -123,8 +103,7 @@ row('Node: keyless bundle verification (happy-path-v0.3), portable component, fr
 // A whole `sigward.mjs verify-bundle` process, as a conformance harness runs it.
 const cli = path.join(here, 'sigward.mjs');
 const args = [cli, 'verify-bundle', '--bundle', path.join(bundleDir, 'happy-path-v0.3/bundle.sigstore.json'),
-  '--certificate-identity', bundle.authority.val.identities[0].subject.val,
-  '--certificate-oidc-issuer', bundle.authority.val.identities[0].issuer.val, path.join(bundleDir, 'a.txt')];
+  '--certificate-identity', DEFAULT_IDENTITY, '--certificate-oidc-issuer', DEFAULT_ISSUER, path.join(bundleDir, 'a.txt')];
 const processMs = time(10, () => {
   if (spawnSync(process.execPath, args).status !== 0) throw new Error('sigward.mjs verify-bundle failed');
 });

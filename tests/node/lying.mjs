@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Denial, Engine } from './engine.mjs';
 import { EMBEDDED_ROOTS, Fetcher } from './fetcher.mjs';
+import { keylessBundleRequest } from './vectors.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -26,9 +27,6 @@ export const AT = 1_767_225_600n; // 2026-01-01T00:00:00Z
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
-const DEFAULT_IDENTITY =
-  'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
-const DEFAULT_ISSUER = 'https://token.actions.githubusercontent.com';
 
 const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
@@ -112,23 +110,7 @@ function run(engine, scene, lie) {
   const fetcher = new Liar(lie);
   try {
     if (scene.bundle) {
-      const dir = path.join(conformance, 'bundle-verify', scene.bundle);
-      return engine.verifyBundle(
-        {
-          bundle: new Uint8Array(readFileSync(path.join(dir, 'bundle.sigstore.json'))),
-          artifact: { tag: 'bytes', val: new Uint8Array(readFileSync(path.join(conformance, 'bundle-verify/a.txt'))) },
-          authority: {
-            tag: 'keyless',
-            val: {
-              identities: [{ subject: { tag: 'exact', val: DEFAULT_IDENTITY }, issuer: { tag: 'exact', val: DEFAULT_ISSUER }, githubWorkflow: {} }],
-              trustedRoot: 'production',
-            },
-          },
-          trustedRoot: 'production',
-          at: AT,
-        },
-        fetcher,
-      );
+      return engine.verifyBundle(keylessBundleRequest(conformance, scene.bundle, AT), fetcher);
     }
     const [, dir] = scene.image.split(':');
     return engine.verifyImage(

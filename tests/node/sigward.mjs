@@ -130,6 +130,9 @@ function verifyImage(engine, args, attestation) {
     allowPositionals: true,
   });
   const output = values.output;
+  if (!['true', 'false'].includes(values['insecure-ignore-tlog'])) {
+    throw new UsageError(`--insecure-ignore-tlog=${values['insecure-ignore-tlog']}: true or false`);
+  }
   if (!['text', 'json'].includes(output)) throw new UsageError(`--output ${output}: text or json`);
   if (positionals.length !== 1) throw new UsageError('give one IMAGE');
   if (values.key.length === 0 && !identityGiven(values)) throw new UsageError('give --key or a certificate identity');
