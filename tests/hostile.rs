@@ -3,7 +3,8 @@
 //! 1 or 2 and a clear reason: never "Verified", never a panic.
 //!
 //! The registry-level checks behind each row (caps, budget, deadline, realm rules) have their
-//! own tests in `host/src/registry`; this table proves the whole command stays bounded.
+//! own tests in `host/src/registry`; this table proves the whole command stays bounded, in the
+//! Rust binary and in Node's `tests/node/sigward.mjs` (the second engine, issue 11).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::support::hostile::{Act, HostileRegistry};
+use crate::support::lab::IGNORE_TLOG;
 use crate::support::registry::{OCI_MANIFEST, sha256_digest as sha256};
 use crate::support::{Lab, Outcome};
 
@@ -78,6 +80,8 @@ struct Row {
     reasons: &'static [&'static str],
     /// Docker config `auths` entries to write before running.
     credentials: Option<(String, String)>,
+    /// The row is about registry authentication, which Node's anonymous reader never does.
+    authenticates: bool,
     check: Check,
 }
 
@@ -92,6 +96,7 @@ fn row(name: &'static str, routes: HashMap<String, Act>, reasons: &'static [&'st
         image: "evil:v1".to_owned(),
         reasons,
         credentials: None,
+        authenticates: false,
         check: Box::new(|_, _| {}),
     }
 }
@@ -297,6 +302,7 @@ fn redirect_elsewhere(subject: &Subject) -> Row {
         &["no-signatures", "fetch-denied", "fetch-not-found"],
     );
     row.credentials = Some(("alice".to_owned(), "s3cret".to_owned()));
+    row.authenticates = true;
     row.peers.push(elsewhere);
     row.check = Box::new(|row, outcome| {
         let elsewhere = &row.peers[0];
@@ -350,6 +356,7 @@ fn realm_elsewhere(subject: &Subject) -> Row {
         &["fetch-too-large"],
     );
     row.peers.push(tokens);
+    row.authenticates = true;
     row.check = Box::new(|row, outcome| {
         let asked = row.peers[0].seen();
         assert_eq!(asked.len(), 1, "{asked:?}\n{outcome}");
@@ -409,12 +416,52 @@ fn reason(outcome: &Outcome) -> String {
 fn every_hostile_registry_ends_within_the_timeout_with_a_reason() {
     let lab = Lab::new();
     let key = lab.plain_key_pair("hostile");
-    let subject = Subject::new();
     let timeout = format!("{}s", TIMEOUT.as_secs());
+    run_table(&lab, true, |reference| {
+        lab.verify(reference, &[&key], &["--timeout", &timeout])
+    });
+}
+
+/// The same table through the second engine (`tests/node/sigward.mjs`, issue 11): Node's
+/// fetcher must stay within the same limits and deadline. Rows about registry authentication are
+/// left out: Node's reader is anonymous.
+#[test]
+fn every_hostile_registry_ends_within_the_timeout_in_node_too() {
+    let lab = Lab::new();
+    let key = lab.plain_key_pair("hostile");
+    let timeout = format!("{}s", TIMEOUT.as_secs());
+    let node = crate::node::node_program();
+    let cli = crate::node::node_cli();
+    run_table(&lab, false, |reference| {
+        Outcome::run(
+            lab.command(&node)
+                .arg(&cli)
+                .args([
+                    "verify",
+                    "--output",
+                    "json",
+                    IGNORE_TLOG,
+                    "--timeout",
+                    &timeout,
+                ])
+                .arg("--key")
+                .arg(&key.public)
+                .arg(reference),
+        )
+    });
+}
+
+/// Runs every row of the table through `verify` (a reference in, the outcome out), skipping
+/// the authentication rows unless the engine `authenticates`.
+fn run_table(lab: &Lab, authenticates: bool, verify: impl Fn(&str) -> Outcome) {
+    let subject = Subject::new();
     let docker_config = lab.path("home/.docker");
     std::fs::create_dir_all(&docker_config).expect("Docker config directory");
     let mut failures = Vec::new();
     for row in rows(&subject) {
+        if row.authenticates && !authenticates {
+            continue;
+        }
         let config = match &row.credentials {
             Some((user, password)) => {
                 let auth =
@@ -429,7 +476,7 @@ fn every_hostile_registry_ends_within_the_timeout_with_a_reason() {
             .expect("Docker config");
         let reference = format!("{}/{}", row.registry.host, row.image);
         let started = Instant::now();
-        let outcome = lab.verify(&reference, &[&key], &["--timeout", &timeout]);
+        let outcome = verify(&reference);
         let took = started.elapsed();
 
         let name = row.name;

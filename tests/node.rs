@@ -25,12 +25,12 @@ use crate::support::lab::{Attestation, IGNORE_TLOG};
 use crate::support::{Lab, Outcome, program, repo_root};
 
 /// `node` (`SIGWARD_NODE`, default from `PATH`).
-fn node_program() -> PathBuf {
+pub(crate) fn node_program() -> PathBuf {
     std::env::var_os("SIGWARD_NODE").map_or_else(|| "node".into(), PathBuf::from)
 }
 
 /// Node's command line (`SIGWARD_NODE_CLI`, default `tests/node/sigward.mjs`).
-fn node_cli() -> PathBuf {
+pub(crate) fn node_cli() -> PathBuf {
     program("SIGWARD_NODE_CLI", "tests/node/sigward.mjs")
 }
 

@@ -1,6 +1,6 @@
 // The Node engine's `sigward:policy/fetcher`: images from registries and OCI image layouts
 // (through the I/O worker, worker.mjs), trust roots from files. One Fetcher serves one
-// verification: it carries that verification's byte budget.
+// verification: it carries that verification's byte budget and deadline.
 
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,23 +19,43 @@ export const EMBEDDED_ROOTS = {
 /** A trusted_root.json is small; this caps what a misnamed file can cost. */
 const MAX_TRUST_ROOT_BYTES = 4 * 1024 * 1024;
 
+/** How long one verification may take unless told otherwise (the Rust CLI's `--timeout`). */
+export const DEFAULT_TIMEOUT_MS = 180_000;
+
+/** How long past its deadline the fetcher still waits for the worker before giving up. */
+const BACKSTOP_MS = 5_000;
+
+let io;
+
 /**
- * The worker's calls, made synchronous. The timeout is a backstop above the worker's own
- * per-request limit: a call that outlives it fails as `unavailable`, it never hangs the guest.
+ * The worker's calls, made synchronous. The worker stops at the verification's deadline on its
+ * own; the wait here is only a backstop (the first verification's time plus BACKSTOP_MS) so
+ * that no bug in the worker can hang the guest. A late answer is discarded by synckit.
  */
-const io = createSyncFn(path.join(here, 'worker.mjs'), { timeout: 4 * LIMITS.requestMs });
+function worker(msLeft) {
+  io ??= createSyncFn(path.join(here, 'worker.mjs'), { timeout: msLeft + BACKSTOP_MS });
+  return io;
+}
 
 export class Fetcher {
-  /** `roots`: trust-root name -> trusted_root.json path. */
-  constructor(roots = EMBEDDED_ROOTS) {
+  /** `roots`: trust-root name -> trusted_root.json path; `timeoutMs`: the whole verification's. */
+  constructor(roots = EMBEDDED_ROOTS, timeoutMs = DEFAULT_TIMEOUT_MS) {
     this.roots = roots;
     this.budgetLeft = LIMITS.verificationBytes;
+    this.deadline = Date.now() + timeoutMs;
+  }
+
+  /** Whether the verification's deadline has passed. */
+  expired() {
+    return Date.now() >= this.deadline;
   }
 
   call(operation, ...args) {
+    const msLeft = this.deadline - Date.now();
+    if (msLeft <= 0) throw new FetchError('unavailable', `${operation}: the verification's deadline passed`);
     let answer;
     try {
-      answer = io(operation, this.budgetLeft, ...args);
+      answer = worker(msLeft)(operation, this.budgetLeft, msLeft, ...args);
     } catch (err) {
       throw new FetchError('unavailable', `${operation}: ${err.message}`);
     }

@@ -8,7 +8,7 @@
 //       [--trusted-root FILE] [--json] FILE_OR_DIGEST
 //   sigward.mjs verify [--key KEY]... [--certificate-identity[-regexp] ... --certificate-oidc-issuer[-regexp] ...]
 //       [--trusted-root FILE | --staging] [--insecure-ignore-tlog[=BOOL]] [-a KEY=VALUE]...
-//       [--signature-repository REPO] [--output text|json] IMAGE
+//       [--signature-repository REPO] [--timeout DURATION] [--output text|json] IMAGE
 //   sigward.mjs verify-attestation [--type PREDICATE_TYPE] (as verify) IMAGE
 //
 // IMAGE is a registry reference (plain HTTP on loopback only) or `oci:DIR[:TAG|@DIGEST]`.
@@ -124,6 +124,7 @@ function verifyImage(engine, args, attestation) {
       'insecure-ignore-tlog': { type: 'string', default: 'false' },
       annotations: { type: 'string', short: 'a', multiple: true, default: [] },
       'signature-repository': { type: 'string' },
+      timeout: { type: 'string', default: '3m' },
       output: { type: 'string', default: 'text' },
       type: { type: 'string', default: 'custom' },
     },
@@ -163,12 +164,21 @@ function verifyImage(engine, args, attestation) {
     trustedRoot: name,
     at: now(),
   };
+  const fetcher = new Fetcher(roots, duration(values.timeout));
   let report;
   try {
-    report = engine.verifyImage(request, new Fetcher(roots));
+    report = engine.verifyImage(request, fetcher);
   } catch (err) {
     if (!(err instanceof Denial)) throw err;
-    printError(output, err);
+    report = { verified: false, reason: err.reason, denial: err };
+  }
+  // Past the deadline, a "no" or an error is the timeout's doing: say so, as the Rust CLI does.
+  if (!report.verified && fetcher.expired()) {
+    printError(output, new Denial({ reason: 'timeout', message: `gave up after --timeout ${values.timeout} (${report.reason})` }));
+    return EXIT_ERROR;
+  }
+  if (report.denial) {
+    printError(output, report.denial);
     return EXIT_ERROR;
   }
   if (output === 'json') {
@@ -177,6 +187,16 @@ function verifyImage(engine, args, attestation) {
     printText(report);
   }
   return report.verified ? EXIT_OK : EXIT_NOT_VERIFIED;
+}
+
+/** `--timeout`: `30s`, `3m`, `1m30s`, `500ms`; a bare number is seconds. */
+function duration(text) {
+  const units = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!/^(\d+(ms|s|m|h))+$/.test(text)) throw new UsageError(`--timeout ${text}: a duration such as 30s, 3m or 500ms`);
+  let ms = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g)) ms += Number(amount) * units[unit];
+  return ms;
 }
 
 function printText(report) {

@@ -66,10 +66,26 @@ function parseJson(bytes, what) {
   }
 }
 
-/** The bytes one verification may still fetch (host/src/registry/budget.rs). */
+/**
+ * A manifest as the component gets it: the bytes, and the media type they declare (an index
+ * when undeclared with `manifests`, else an image manifest), as sigward's host serves them
+ * (host/src/registry/manifest.rs `served`). A registry's `Content-Type` is not used: the
+ * component checks the declared type against the content either way.
+ */
+function served(bytes, what) {
+  const declared = parseJson(bytes, what);
+  const mediaType = declared?.mediaType ?? (declared?.manifests ? OCI_INDEX : OCI_MANIFEST);
+  return { mediaType: String(mediaType), bytes };
+}
+
+/**
+ * What one verification may still spend: bytes (host/src/registry/budget.rs) and time. `signal`
+ * aborts when the verification's deadline passes; every request and file read honours it.
+ */
 export class Budget {
-  constructor(bytes = LIMITS.verificationBytes) {
+  constructor(bytes = LIMITS.verificationBytes, ms = LIMITS.requestMs) {
     this.left = bytes;
+    this.signal = AbortSignal.timeout(Math.max(0, ms));
   }
 
   take(size, what) {
@@ -77,6 +93,11 @@ export class Budget {
       throw new FetchError('too-large', `${what}: the verification's ${LIMITS.verificationBytes}-byte budget is spent`);
     }
     this.left -= size;
+  }
+
+  /** Throws `unavailable` once the deadline has passed. */
+  checkTime(what) {
+    if (this.signal.aborted) throw new FetchError('unavailable', `${what}: the verification's deadline passed`);
   }
 }
 
@@ -173,7 +194,7 @@ export class Registry {
       response = await fetch(url, {
         headers: { accept },
         redirect: 'follow',
-        signal: AbortSignal.timeout(LIMITS.requestMs),
+        signal: AbortSignal.any([AbortSignal.timeout(LIMITS.requestMs), this.budget.signal]),
       });
     } catch (err) {
       throw new FetchError('unavailable', `${url}: ${err.cause?.message ?? err.message}`);
@@ -191,7 +212,14 @@ export class Registry {
       throw new FetchError('unavailable', `${url}: HTTP ${response.status}`);
     }
     const advertised = response.headers.get('content-length');
-    if (advertised !== null) checkSize(Number(advertised), max, url);
+    if (advertised !== null) {
+      try {
+        checkSize(Number(advertised), max, url);
+      } catch (err) {
+        await response.body?.cancel();
+        throw err;
+      }
+    }
     const chunks = [];
     let size = 0;
     try {
@@ -214,8 +242,7 @@ export class Registry {
   async resolve(reference) {
     const got = await this.get(`manifests/${reference}`, MANIFEST_TYPES.join(', '), LIMITS.manifestBytes);
     if (!got) throw new FetchError('not-found', `${this.base}/manifests/${reference}`);
-    const mediaType = (got.response.headers.get('content-type') ?? '').split(';')[0].trim();
-    return { mediaType, bytes: got.bytes };
+    return served(got.bytes, `manifest ${reference}`);
   }
 
   async attachment(digest, suffix) {
@@ -271,6 +298,7 @@ export class Layout {
 
   /** Reads a file, refusing one larger than `max`. */
   async read(file, max) {
+    this.budget.checkTime(file);
     let handle;
     try {
       handle = await open(file, 'r');
@@ -318,10 +346,7 @@ export class Layout {
     else if (reference.startsWith('sha256:')) entry = this.entry((e) => e.digest === reference) ?? { digest: reference };
     else entry = this.tagged(reference);
     if (!entry) throw new FetchError('not-found', `tag ${reference} in image layout ${this.dir}`);
-    const bytes = await this.checkedManifest(entry.digest, entry.size);
-    const declared = parseJson(bytes, `manifest ${entry.digest}`);
-    const mediaType = declared.mediaType ?? (declared.manifests ? OCI_INDEX : OCI_MANIFEST);
-    return { mediaType, bytes };
+    return served(await this.checkedManifest(entry.digest, entry.size), `manifest ${entry.digest}`);
   }
 
   async attachment(digest, suffix) {
