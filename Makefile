@@ -15,9 +15,10 @@ TARGET_DIR := $(CURDIR)/target
 TOOLS_DIR := $(TARGET_DIR)/tools
 COMPONENTS_DIR := $(TARGET_DIR)/components
 WASM_TARGET := wasm32-wasip2
-PORTABLE_TARGET_DIR := $(TARGET_DIR)/wasm-portable
-WIDE_TARGET_DIR := $(TARGET_DIR)/wasm-wide
-VERIFY_ONLY_TARGET_DIR := $(TARGET_DIR)/wasm-verify-only
+# One target directory for the three component builds, so they share every dependency.
+WASM_TARGET_DIR := $(TARGET_DIR)/wasm
+WASM_OUT := $(WASM_TARGET_DIR)/$(WASM_TARGET)/wasm
+WASM_BUILD := --profile wasm --target $(WASM_TARGET) --target-dir $(WASM_TARGET_DIR)
 NODE_DIR := $(CURDIR)/tests/node
 NODE_OUT := $(TARGET_DIR)/node/sigward-policy
 
@@ -55,38 +56,30 @@ bench-tools:
 	  && $(TOOLS_DIR)/sigstore-venv/bin/pip install --quiet sigstore==4.5.1; }
 
 ## components: the policy component twice, portable and with the wasm wide-arithmetic
-## proposal, built at the same time in their own target directories (their flags differ, and
-## each ends in a long single-threaded LTO); the host's build.rs embeds both from
-## $(COMPONENTS_DIR). They are copied only when changed, so an unchanged component does not
+## proposal. Crate sigward-policy and its dependencies are compiled once; each build is a thin
+## crate in policy-wasm/components/ that links them (one fat-LTO module each). The wide one is
+## the portable one's code with `+wide-arithmetic` given to its own crate only (`cargo rustc`),
+## which LLVM's wasm backend applies to the whole module. The host's build.rs embeds both from
+## $(COMPONENTS_DIR); they are copied only when changed, so an unchanged component does not
 ## rebuild the host.
 components:
 	rustup target add $(WASM_TARGET) >/dev/null 2>&1 || rustup target add $(WASM_TARGET)
-	$(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) \
-	  --target-dir $(PORTABLE_TARGET_DIR) & portable=$$!; \
-	RUSTFLAGS="-C target-feature=+wide-arithmetic" \
-	  $(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) \
-	  --target-dir $(WIDE_TARGET_DIR) & wide=$$!; \
-	wait $$portable; wait $$wide
+	$(CARGO) build -p sigward-policy-portable $(WASM_BUILD)
+	$(CARGO) rustc -p sigward-policy-wide $(WASM_BUILD) -- -C target-feature=+wide-arithmetic
 	mkdir -p $(COMPONENTS_DIR)
-	cmp -s $(PORTABLE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
-	  $(COMPONENTS_DIR)/sigward-policy.wasm \
-	  || cp $(PORTABLE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
-	  $(COMPONENTS_DIR)/sigward-policy.wasm
-	cmp -s $(WIDE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
-	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm \
-	  || cp $(WIDE_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
-	  $(COMPONENTS_DIR)/sigward-policy-wide.wasm
+	cmp -s $(WASM_OUT)/sigward_policy_portable.wasm $(COMPONENTS_DIR)/sigward-policy.wasm \
+	  || cp $(WASM_OUT)/sigward_policy_portable.wasm $(COMPONENTS_DIR)/sigward-policy.wasm
+	cmp -s $(WASM_OUT)/sigward_policy_wide.wasm $(COMPONENTS_DIR)/sigward-policy-wide.wasm \
+	  || cp $(WASM_OUT)/sigward_policy_wide.wasm $(COMPONENTS_DIR)/sigward-policy-wide.wasm
 
 ## component-verify-only: the portable component without the admission export (WIT world
 ## `verifier-only`), for engines that only verify; `make test` checks its interface and
 ## `make bench` reports its size. Not embedded in the host.
 component-verify-only:
 	rustup target add $(WASM_TARGET) >/dev/null 2>&1 || rustup target add $(WASM_TARGET)
-	$(CARGO) build -p sigward-policy --profile wasm --target $(WASM_TARGET) --no-default-features \
-	  --target-dir $(VERIFY_ONLY_TARGET_DIR)
+	$(CARGO) build -p sigward-policy-verify-only $(WASM_BUILD)
 	mkdir -p $(COMPONENTS_DIR)
-	cp $(VERIFY_ONLY_TARGET_DIR)/$(WASM_TARGET)/wasm/sigward_policy.wasm \
-	  $(COMPONENTS_DIR)/sigward-policy-verify-only.wasm
+	cp $(WASM_OUT)/sigward_policy_verify_only.wasm $(COMPONENTS_DIR)/sigward-policy-verify-only.wasm
 
 ## node: the second engine (tests/node): its npm packages, installed from the lock file only when
 ## it changed, and the portable component transpiled by jco for V8 into $(NODE_OUT). V8 has no

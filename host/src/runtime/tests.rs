@@ -409,6 +409,26 @@ fn a_call_past_the_pooled_slots_fails_cleanly_and_the_slot_is_reused() {
     assert!(runtime.check().is_ok(), "the slot is free again");
 }
 
+/// The wide build's dependencies are compiled once, without the proposal, with the portable
+/// build's (`policy-wasm/components/wide`); only the final link enables it. An engine without
+/// the proposal must still compile the portable build and refuse the wide one, so the flag
+/// reached the whole module and nothing else did.
+#[test]
+fn only_the_wide_component_uses_wide_arithmetic() {
+    let mut config = config();
+    config.wasm_wide_arithmetic(false);
+    let engine = Engine::new(&config).unwrap();
+    let components = Embedded::current();
+    Component::new(&engine, components.portable).expect("the portable build compiles");
+    let refused = Component::new(&engine, components.wide)
+        .err()
+        .expect("the wide build needs the proposal");
+    assert!(
+        format!("{refused:#}").contains("wide arithmetic"),
+        "{refused:#}"
+    );
+}
+
 /// The verify-only component (`make component-verify-only`, WIT world `verifier-only`) asks for
 /// exactly what the full one does and offers only the verifier.
 #[test]
