@@ -97,13 +97,13 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
 
 ## build: the host, embedding both components and (second pass) their precompiled forms, so a
 ## run loads the verifier in about a millisecond instead of compiling or reading a cache. The
-## host library builds while the components do; only the small sigward-bin crate (host/bin)
-## embeds them, so the second pass relinks the binary and leaves the library alone.
+## host builds while the components do; `sigward precompile` reads the components from
+## $(COMPONENTS_DIR), and only the small sigward-bin crate (host/bin) embeds them, so the second
+## pass relinks the binary and leaves the library alone.
 build:
 	$(MAKE) --no-print-directory components & components=$$!; \
-	$(CARGO) build --release -p sigward; \
+	$(CARGO) build --release -p sigward-bin; \
 	wait $$components
-	$(CARGO) build --release -p sigward-bin
 	$(TARGET_DIR)/release/sigward precompile --out $(COMPONENTS_DIR)
 	$(CARGO) build --release -p sigward-bin
 

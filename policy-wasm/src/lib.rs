@@ -5,7 +5,9 @@
 //! clock or randomness. What it needs comes in as arguments or through [`fetch::Fetch`], and
 //! every digest of what comes back is checked again here. The same code builds natively (tests,
 //! benches, the host's in-process comparisons) and as the `sigward:policy` WebAssembly
-//! component, whose only import is the `fetcher` interface (`component.rs`, wasm only).
+//! component, whose only import is the `fetcher` interface (`component.rs`, wasm only; the
+//! crates in `policy-wasm/components/` link it into the portable, wide-arithmetic and
+//! verify-only components).
 //!
 //! Modules: [`digest`] (sha256 digests), [`keys`] (public keys and signature checks),
 //! [`simple_signing`] (cosign payloads), [`manifest`] (which manifest a reference names), [`reference`](mod@reference) (repository names), [`fetch`] (what the

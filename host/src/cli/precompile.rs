@@ -1,5 +1,7 @@
-//! `sigward precompile` (hidden, for `make build`): writes the embedded components compiled
-//! ahead of time, with the hash of the `.wasm` each came from, for the next build to embed.
+//! `sigward precompile` (hidden, for `make build`): compiles the components `make components`
+//! left in a directory ahead of time, and writes each beside its `.wasm` with the hash of the
+//! `.wasm` it came from, for the next build to embed. It reads the files rather than its own
+//! embedded copies, so the binary that runs it can be built while the components are.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,12 +10,13 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
 use super::EXIT_OK;
-use crate::runtime::{Precompiled, Runtime};
+use crate::runtime::{Embedded, Precompiled, Runtime};
 
-/// Precompile the embedded components into DIR (`<name>.cwasm`, `<name>.cwasm.sha256`).
+/// Precompile the components in DIR (`<name>.wasm`) into `<name>.cwasm` and
+/// `<name>.cwasm.sha256` there.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PrecompileCommand {
-    /// Where to write them (the Makefile uses target/components).
+    /// Where they are (the Makefile uses target/components).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -24,7 +27,7 @@ impl PrecompileCommand {
             name,
             wasm,
             native: precompiled,
-        } in Runtime::precompile_embedded()?
+        } in Runtime::precompile(&Embedded::from_dir(&self.out))?
         {
             let cwasm = self.out.join(format!("{name}.cwasm"));
             let hash = base16ct::lower::encode_string(&Sha256::digest(wasm));

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use sigward_policy::fetch::Fetch;
 use sigward_policy::image::VerifyRequest;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasData, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
     StoreLimitsBuilder, Trap,
@@ -259,7 +259,7 @@ impl Runtime {
             }
         };
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(RuntimeError::Load)?;
+        add_wasi(&mut linker).map_err(RuntimeError::Load)?;
         Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(RuntimeError::Load)?;
         let pre = linker
@@ -275,15 +275,14 @@ impl Runtime {
         })
     }
 
-    /// Compiles the embedded components ahead of time for this engine configuration, for
-    /// `make build` to embed (`sigward precompile`).
+    /// Compiles both components ahead of time for this engine configuration, for `make build`
+    /// to embed (`sigward precompile`).
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::NotEmbedded`] or [`RuntimeError::Load`].
-    pub fn precompile_embedded() -> Result<Vec<Precompiled>, RuntimeError> {
+    /// [`RuntimeError::NotEmbedded`] (a component is missing) or [`RuntimeError::Load`].
+    pub fn precompile(components: &Embedded) -> Result<Vec<Precompiled>, RuntimeError> {
         let engine = Engine::new(&config()).map_err(RuntimeError::Load)?;
-        let components = Embedded::current();
         [
             ("sigward-policy-wide", components.wide),
             ("sigward-policy", components.portable),
@@ -570,6 +569,44 @@ fn ticker(engine: &Engine) -> mpsc::Sender<()> {
         }
     });
     stop
+}
+
+/// Links the WASI interfaces the component imports (Rust's standard library asks for them) and
+/// no others: streams, the command-line interfaces (an empty environment and argument list, no
+/// stdin, stdout and stderr discarded) and the insecure seed (fixed). A component that asks for
+/// anything else, a clock, randomness, files or sockets, fails to link with the name of what it
+/// asked for, so the verifier cannot read time or entropy from the host, and whatever it
+/// decides follows from its request and what the fetcher returned. Linking only these also
+/// keeps the other interfaces' host functions out of the binary.
+fn add_wasi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::WasiCli;
+    use wasmtime_wasi::cli::WasiCliView as _;
+    use wasmtime_wasi::p2::bindings::{cli, random, sync::io};
+    use wasmtime_wasi::random::WasiRandom;
+
+    let table: fn(&mut HostState) -> &mut ResourceTable = |state| &mut state.table;
+    io::error::add_to_linker::<_, Table>(linker, table)?;
+    io::poll::add_to_linker::<_, Table>(linker, table)?;
+    io::streams::add_to_linker::<_, Table>(linker, table)?;
+    cli::environment::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::exit::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::stdin::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::stdout::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::stderr::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(linker, HostState::cli)?;
+    random::insecure_seed::add_to_linker::<_, WasiRandom>(linker, |state| state.wasi.random())?;
+    Ok(())
+}
+
+/// The resource table, for the `wasi:io` interfaces.
+struct Table;
+
+impl HasData for Table {
+    type Data<'a> = &'a mut ResourceTable;
 }
 
 /// Per-call state: an empty WASI context, limits, and where imports fetch from.

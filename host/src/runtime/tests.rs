@@ -409,6 +409,40 @@ fn a_call_past_the_pooled_slots_fails_cleanly_and_the_slot_is_reused() {
     assert!(runtime.check().is_ok(), "the slot is free again");
 }
 
+/// A component that asks the host for a clock (or anything else beyond what the verifier
+/// imports) is refused when it is loaded, naming what it asked for.
+#[test]
+fn a_component_importing_a_clock_is_refused() {
+    let name = b"wasi:clocks/wall-clock@0.2.6";
+    // The smallest such component: one type (an instance exporting `now: func() -> u64`),
+    // imported under that name. Component binary format: preamble, type section (7), import
+    // section (10).
+    let mut wasm = vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+    let instance = [
+        0x42, 0x02, // instance type, two declarations
+        0x01, 0x40, 0x00, 0x00, 0x77, // type 0: func, no params, result u64
+        0x04, 0x00, 0x03, b'n', b'o', b'w', 0x01, 0x00, // export "now": func of type 0
+    ];
+    wasm.extend([0x07, 0x10, 0x01]);
+    wasm.extend(instance);
+    let len = u8::try_from(name.len()).unwrap();
+    wasm.extend([0x0a, len + 5, 0x01, 0x00, len]);
+    wasm.extend(name);
+    wasm.extend([0x05, 0x00]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.wasm");
+    std::fs::write(&path, &wasm).unwrap();
+    let refused = Runtime::new(&ComponentSource::File(path), Limits::default())
+        .err()
+        .expect("no clock is linked");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("wasi:clocks/wall-clock@0.2.6"),
+        "{message}"
+    );
+    assert!(message.contains("not found"), "{message}");
+}
+
 /// The wide build's dependencies are compiled once, without the proposal, with the portable
 /// build's (`policy-wasm/components/wide`); only the final link enables it. An engine without
 /// the proposal must still compile the portable build and refuse the wide one, so the flag
