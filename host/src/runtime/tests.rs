@@ -454,9 +454,8 @@ fn only_the_wide_component_uses_wide_arithmetic() {
     let engine = Engine::new(&config).unwrap();
     let components = Embedded::current();
     Component::new(&engine, components.portable).expect("the portable build compiles");
-    let refused = Component::new(&engine, components.wide)
-        .err()
-        .expect("the wide build needs the proposal");
+    let refused =
+        Component::new(&engine, components.wide).expect_err("the wide build needs the proposal");
     assert!(
         format!("{refused:#}").contains("wide arithmetic"),
         "{refused:#}"
