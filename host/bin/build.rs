@@ -4,9 +4,9 @@
 //!
 //! The Makefile links the component for wasm32-wasip2 twice (portable, and with the
 //! wide-arithmetic proposal; `policy-wasm/components/`) into `target/components/`, then has the
-//! host precompile them (`sigward precompile`), writing `<name>.cwasm` and `<name>.cwasm.sha256` (the hash of the
-//! `.wasm` it was compiled from). A `.cwasm` is embedded only when that hash matches the
-//! `.wasm` being embedded, so a stale one is never used. Missing files embed as empty: the
+//! host precompile them (`sigward precompile`), writing `<name>.cwasm` and `<name>.cwasm.sha256`
+//! (the hash of the `.wasm` it was compiled from). A `.cwasm` is embedded only when that hash
+//! matches the `.wasm` being embedded, so a stale one is never used. Missing files embed as empty: the
 //! binary then compiles (and caches) at run time, or says it has no component.
 
 use std::path::{Path, PathBuf};

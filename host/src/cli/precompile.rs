@@ -1,7 +1,7 @@
 //! `sigward precompile` (hidden, for `make build`): compiles the components `make components`
 //! left in a directory ahead of time, and writes each beside its `.wasm` with the hash of the
-//! `.wasm` it came from, for the next build to embed. It reads the files rather than its own
-//! embedded copies, so the binary that runs it can be built while the components are.
+//! `.wasm` it came from, for the next build to embed. It reads the files, not its own embedded
+//! copies, so the binary that runs it can be built while the components are.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
 use super::EXIT_OK;
-use crate::runtime::{Embedded, Precompiled, Runtime};
+use crate::runtime::{Precompiled, Runtime};
 
 /// Precompile the components in DIR (`<name>.wasm`) into `<name>.cwasm` and
 /// `<name>.cwasm.sha256` there.
@@ -27,10 +27,10 @@ impl PrecompileCommand {
             name,
             wasm,
             native: precompiled,
-        } in Runtime::precompile(&Embedded::from_dir(&self.out))?
+        } in Runtime::precompile(&self.out)?
         {
             let cwasm = self.out.join(format!("{name}.cwasm"));
-            let hash = base16ct::lower::encode_string(&Sha256::digest(wasm));
+            let hash = base16ct::lower::encode_string(&Sha256::digest(&wasm));
             let stamp = self.out.join(format!("{name}.cwasm.sha256"));
             // Unchanged files keep their times, so the next build does not relink for nothing.
             if std::fs::read(&cwasm).is_ok_and(|old| old == precompiled)

@@ -78,8 +78,8 @@ impl Embedded {
             };
             (wasm.leak(), precompiled.leak())
         };
-        let (portable, portable_precompiled) = load("sigward-policy");
-        let (wide, wide_precompiled) = load("sigward-policy-wide");
+        let (portable, portable_precompiled) = load(PORTABLE);
+        let (wide, wide_precompiled) = load(WIDE);
         Self {
             portable,
             portable_precompiled,
@@ -171,12 +171,12 @@ pub enum RuntimeError {
     )]
     NotEmbedded,
     /// The component file could not be read.
-    #[error("reading component {path}: {source}")]
+    #[error("reading component {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not chained, so it reads once).
+        error: std::io::Error,
     },
     /// wasmtime refused the component (not a component, wrong world, compile failure).
     #[error("loading component: {0:#}")]
@@ -207,13 +207,17 @@ impl RuntimeError {
     }
 }
 
-/// An embedded component compiled ahead of time.
+/// The file stems of the portable and the wide-arithmetic component in `target/components`.
+const PORTABLE: &str = "sigward-policy";
+const WIDE: &str = "sigward-policy-wide";
+
+/// A component compiled ahead of time.
 #[derive(Debug)]
 pub struct Precompiled {
     /// The file stem (`sigward-policy-wide`, `sigward-policy`).
     pub name: &'static str,
     /// The component it was compiled from.
-    pub wasm: &'static [u8],
+    pub wasm: Vec<u8>,
     /// wasmtime's precompiled artifact.
     pub native: Vec<u8>,
 }
@@ -251,9 +255,9 @@ impl Runtime {
                 components.portable_precompiled,
             )?,
             ComponentSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+                let bytes = std::fs::read(path).map_err(|error| RuntimeError::Read {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
                 Component::new(&engine, bytes).map_err(RuntimeError::Load)?
             }
@@ -275,29 +279,26 @@ impl Runtime {
         })
     }
 
-    /// Compiles both components ahead of time for this engine configuration, for `make build`
-    /// to embed (`sigward precompile`).
+    /// Compiles both components in `dir` (`<name>.wasm`, as `make components` leaves them) ahead
+    /// of time for this engine configuration, for `make build` to embed (`sigward precompile`).
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::NotEmbedded`] (a component is missing) or [`RuntimeError::Load`].
-    pub fn precompile(components: &Embedded) -> Result<Vec<Precompiled>, RuntimeError> {
+    /// [`RuntimeError::Read`] (a component is missing) or [`RuntimeError::Load`].
+    pub fn precompile(dir: &Path) -> Result<Vec<Precompiled>, RuntimeError> {
         let engine = Engine::new(&config()).map_err(RuntimeError::Load)?;
-        [
-            ("sigward-policy-wide", components.wide),
-            ("sigward-policy", components.portable),
-        ]
-        .into_iter()
-        .map(|(name, wasm)| {
-            if wasm.is_empty() {
-                return Err(RuntimeError::NotEmbedded);
-            }
-            let native = engine
-                .precompile_component(wasm)
-                .map_err(RuntimeError::Load)?;
-            Ok(Precompiled { name, wasm, native })
-        })
-        .collect()
+        [WIDE, PORTABLE]
+            .into_iter()
+            .map(|name| {
+                let path = dir.join(format!("{name}.wasm"));
+                let wasm =
+                    std::fs::read(&path).map_err(|error| RuntimeError::Read { path, error })?;
+                let native = engine
+                    .precompile_component(&wasm)
+                    .map_err(RuntimeError::Load)?;
+                Ok(Precompiled { name, wasm, native })
+            })
+            .collect()
     }
 
     /// The names of the component's imports (interfaces), for auditing what it may call.
